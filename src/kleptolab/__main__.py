@@ -1,0 +1,5 @@
+"""Allow ``python -m kleptolab``."""
+
+from kleptolab.cli import main
+
+main()

@@ -1,0 +1,125 @@
+"""Byte layouts of the known constants, generated in code (never by hand).
+
+For every numeric constant of :data:`kleptolab.defend.constants.CONSTANTS`:
+
+* ``be`` / ``le``: the minimal big-endian octets (P-521 values without their
+  leading zero byte; a leading zero found in the data is reported as context)
+  and their full reversal;
+* ``be32-lslf``, ``le32-mslf``, ``be64-lslf``, ``le64-mslf``: 32/64-bit limb
+  arrays (value zero-padded to a whole number of limbs) with big-endian words
+  stored least-significant limb first, and little-endian words stored
+  most-significant limb first (the two orders that are *not* a plain reversal).
+
+SEC1 and DER encodings contain the ``be`` octets and are recognised from the
+bytes around a ``be`` hit.  Hex text is handled by the hex-run pass of the
+engine, not here.  String indicators contribute their UTF-16LE form here.
+
+The index maps every 8-byte window of every layout to where it sits, so the
+engine can sample the data at a fixed stride and still catch every layout of
+at least ``STRIDE + 7`` bytes.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import cache
+
+from kleptolab.defend.constants import CONSTANTS, KnownConstant
+
+__all__ = ["STRIDE", "BinaryPattern", "PatternIndex", "binary_layouts", "pattern_index"]
+
+STRIDE = 24
+"""Sampling stride of the engine in bytes: every layout of >= 31 bytes is always found."""
+
+WORD = 8
+LIMB_LAYOUTS = ("be32-lslf", "le32-mslf", "be64-lslf", "le64-mslf")
+
+
+@dataclass(frozen=True)
+class BinaryPattern:
+    """One layout of one constant: the exact bytes that are searched."""
+
+    constant: KnownConstant
+    variant: str
+    data: bytes
+
+
+def _limbs(value: int, size: int, width: int) -> list[bytes]:
+    padded = -(-size // width) * width
+    raw = value.to_bytes(padded, "big")
+    return [raw[i : i + width] for i in range(0, padded, width)]  # most significant first
+
+
+def binary_layouts(constant: KnownConstant) -> list[BinaryPattern]:
+    """Every binary layout of ``constant`` (UTF-16LE only, for strings)."""
+    if constant.text is not None:
+        return [BinaryPattern(constant, "utf16le", constant.text.encode("utf-16-le"))]
+    if not constant.binary or constant.value is None:
+        return []
+    value = constant.value
+    be = value.to_bytes(max(1, (value.bit_length() + 7) // 8), "big")
+    out = [BinaryPattern(constant, "be", be), BinaryPattern(constant, "le", be[::-1])]
+    for width in (4, 8):
+        limbs = _limbs(value, constant.size, width)
+        out.append(BinaryPattern(constant, f"be{8 * width}-lslf", b"".join(reversed(limbs))))
+        out.append(BinaryPattern(constant, f"le{8 * width}-mslf", b"".join(x[::-1] for x in limbs)))
+    return out
+
+
+def _usable(window: bytes) -> bool:
+    """A window made of one repeated byte would fire on every fill run."""
+    return len(set(window)) >= 2
+
+
+@dataclass(frozen=True)
+class PatternIndex:
+    """All binary patterns plus the sampled-window index.
+
+    ``anchors`` maps a native-endian 64-bit word to ``(pattern number, offset)``
+    pairs; ``fallback`` lists the patterns whose usable windows cannot
+    guarantee a hit at this stride (low-entropy constants) and that the engine
+    therefore searches with ``bytes.find``; ``text_prefixes`` are the
+    ``find`` needles for ASCII string indicators.
+    """
+
+    patterns: tuple[BinaryPattern, ...]
+    anchors: dict[int, tuple[tuple[int, int], ...]]
+    fallback: tuple[int, ...]
+    text_prefixes: tuple[bytes, ...]
+
+
+def _guaranteed(usable: set[int], length: int) -> bool:
+    last = length - WORD
+    return all(any(o in usable for o in range(r, last + 1, STRIDE)) for r in range(STRIDE))
+
+
+@cache
+def pattern_index() -> PatternIndex:
+    """Build (once) the index over :data:`CONSTANTS`."""
+    patterns: list[BinaryPattern] = []
+    seen: set[bytes] = set()
+    for constant in CONSTANTS:
+        for pattern in binary_layouts(constant):
+            if pattern.data not in seen:  # e.g. limb layouts equal to be/le
+                seen.add(pattern.data)
+                patterns.append(pattern)
+    anchors: defaultdict[int, list[tuple[int, int]]] = defaultdict(list)
+    fallback: list[int] = []
+    for number, pattern in enumerate(patterns):
+        usable: set[int] = set()
+        for offset in range(len(pattern.data) - WORD + 1):
+            window = pattern.data[offset : offset + WORD]
+            if _usable(window):
+                usable.add(offset)
+                anchors[int.from_bytes(window, sys.byteorder)].append((number, offset))
+        if not _guaranteed(usable, len(pattern.data)) and pattern.variant in ("be", "le"):
+            fallback.append(number)
+    prefixes = sorted({c.text.encode("ascii")[:7] for c in CONSTANTS if c.text is not None})
+    return PatternIndex(
+        patterns=tuple(patterns),
+        anchors={k: tuple(v) for k, v in anchors.items()},
+        fallback=tuple(fallback),
+        text_prefixes=tuple(prefixes),
+    )

@@ -1,0 +1,9 @@
+"""CLI commands for firmware images."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this package's commands to ``app``."""
