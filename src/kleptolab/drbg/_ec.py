@@ -9,7 +9,7 @@ would give the point at infinity and raises ``ValueError``.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -20,7 +20,7 @@ Point = tuple[int, int]
 _ECDH = ec.ECDH()
 
 
-@lru_cache(maxsize=None)
+@cache
 def ec_curve(curve: Curve) -> ec.EllipticCurve:
     """The ``cryptography`` curve object for ``curve``."""
     if curve == P256:
@@ -52,8 +52,8 @@ def base_mult(curve: Curve, k: int) -> Point:
 
 def base_mult_x(curve: Curve, k: int) -> int:
     """``x(k * G)`` (fixed-base: OpenSSL's precomputed generator tables)."""
-    encoded = private_key(curve, k).public_key().public_bytes(
-        Encoding.X962, PublicFormat.CompressedPoint
+    encoded = (
+        private_key(curve, k).public_key().public_bytes(Encoding.X962, PublicFormat.CompressedPoint)
     )
     return int.from_bytes(encoded[1:], "big")
 

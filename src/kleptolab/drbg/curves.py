@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["P256", "P384", "P521", "CURVES", "Curve", "curve_by_name"]
+__all__ = ["CURVES", "P256", "P384", "P521", "Curve", "curve_by_name"]
 
 
 @dataclass(frozen=True)
@@ -148,9 +148,16 @@ P521 = Curve(
 CURVES: tuple[Curve, ...] = (P256, P384, P521)
 
 _ALIASES = {
-    "p-256": P256, "p256": P256, "secp256r1": P256, "prime256v1": P256,
-    "p-384": P384, "p384": P384, "secp384r1": P384,
-    "p-521": P521, "p521": P521, "secp521r1": P521,
+    "p-256": P256,
+    "p256": P256,
+    "secp256r1": P256,
+    "prime256v1": P256,
+    "p-384": P384,
+    "p384": P384,
+    "secp384r1": P384,
+    "p-521": P521,
+    "p521": P521,
+    "secp521r1": P521,
 }
 
 

@@ -33,7 +33,9 @@ _RESEED_INTERVAL = 1 << 32  # blocks (SP 800-90A Table 4)
 def _hash_name(name: str) -> str:
     key = name.lower().replace("-", "").replace("_", "")
     if key not in _HASH_STRENGTH:
-        raise ValueError(f"unsupported hash {name!r}: expected one of SHA-1, SHA-224, SHA-256, SHA-384, SHA-512")
+        raise ValueError(
+            f"unsupported hash {name!r}: expected one of SHA-1, SHA-224, SHA-256, SHA-384, SHA-512"
+        )
     return key
 
 
@@ -135,7 +137,9 @@ class DualEcDrbg:
             entropy = self._fresh_entropy()
         self._check("entropy input", entropy, self.security_strength // 8)
         self._check("additional input", additional_input)
-        self._s = hash_df(self.hash_name, self._pad8(self.state) + entropy + additional_input, self.seedlen)
+        self._s = hash_df(
+            self.hash_name, self._pad8(self.state) + entropy + additional_input, self.seedlen
+        )
         self.reseed_counter = 0
 
     def _fresh_entropy(self) -> bytes:
@@ -143,7 +147,9 @@ class DualEcDrbg:
             raise ValueError("no entropy source: pass entropy explicitly or give entropy_source")
         return self._entropy_source(self.security_strength // 8)
 
-    def generate(self, nbytes: int, additional_input: bytes = b"", prediction_resistance: bool = False) -> bytes:
+    def generate(
+        self, nbytes: int, additional_input: bytes = b"", prediction_resistance: bool = False
+    ) -> bytes:
         """Return ``nbytes`` pseudorandom bytes (SP 800-90A Dual_EC_DRBG_Generate)."""
         if nbytes < 0:
             raise ValueError("cannot generate a negative number of bytes")

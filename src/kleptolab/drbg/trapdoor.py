@@ -128,7 +128,9 @@ def _expect_format(data: object, expected: str) -> dict[str, Any]:
         raise ValueError(f"key file format is {fmt!r}, expected {expected!r}")
     version = data.get("version")
     if version != FORMAT_VERSION:
-        raise ValueError(f"unsupported key file version {version!r} (this build reads {FORMAT_VERSION})")
+        raise ValueError(
+            f"unsupported key file version {version!r} (this build reads {FORMAT_VERSION})"
+        )
     return data
 
 
@@ -136,7 +138,11 @@ def _hex_int(obj: dict[str, Any], key: str, curve: Curve) -> int:
     value = obj.get(key)
     if not isinstance(value, str):
         raise ValueError(f"field {key!r} is missing or not a string")
-    if not value or len(value) > 2 * curve.size or any(c not in "0123456789abcdefABCDEF" for c in value):
+    if (
+        not value
+        or len(value) > 2 * curve.size
+        or any(c not in "0123456789abcdefABCDEF" for c in value)
+    ):
         raise ValueError(f"field {key!r} is not a hex number of at most {2 * curve.size} digits")
     return int(value, 16)
 

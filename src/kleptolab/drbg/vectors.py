@@ -59,7 +59,9 @@ class Record:
                 raise VectorFormatError(f"{self.where()}: record has no {key!r} field")
             return b""
         if not _HEX.match(value):
-            raise VectorFormatError(f"{self.where()}: field {key!r} is not an even-length hex string")
+            raise VectorFormatError(
+                f"{self.where()}: field {key!r} is not an even-length hex string"
+            )
         return bytes.fromhex(value)
 
 
@@ -210,7 +212,9 @@ def _cipher_for(section: str, key: bytes, where: str) -> str:
     if section.startswith("AES-"):
         bits = section[4:7]
         if bits not in ("128", "192", "256") or len(key) * 8 != int(bits):
-            raise VectorFormatError(f"{where}: key length {len(key)} does not match section {section!r}")
+            raise VectorFormatError(
+                f"{where}: key length {len(key)} does not match section {section!r}"
+            )
         return f"AES-{bits}"
     if "TripleDES" in section or section.startswith("TDES"):
         if len(key) != 24:
@@ -230,12 +234,16 @@ def load_x931_botan(path: Path | str) -> list[X931Vector]:
         ikm, out = record.hex("IKM"), record.hex("Out")
         block = len(out)
         if block not in (8, 16) or len(ikm) <= 2 * block:
-            raise VectorFormatError(f"{record.where()}: IKM/Out lengths {len(ikm)}/{block} do not fit")
+            raise VectorFormatError(
+                f"{record.where()}: IKM/Out lengths {len(ikm)}/{block} do not fit"
+            )
         key = ikm[: -2 * block]
         cipher = _cipher_for(section, key, record.where())
         if (block == 16) != cipher.startswith("AES"):
             raise VectorFormatError(f"{record.where()}: {block}-byte block does not fit {cipher}")
-        vectors.append(X931Vector(record.where(), cipher, key, ikm[-2 * block : -block], ikm[-block:], out))
+        vectors.append(
+            X931Vector(record.where(), cipher, key, ikm[-2 * block : -block], ikm[-block:], out)
+        )
     if not vectors:
         raise VectorFormatError(f"{name}: no records")
     return vectors

@@ -34,7 +34,9 @@ class X931Rng:
     def __init__(self, cipher: str, key: bytes, v: bytes) -> None:
         name = _ALIASES.get(cipher.upper(), cipher.upper())
         if name not in CIPHERS:
-            raise ValueError(f"unknown X9.31 cipher {cipher!r}: expected one of {', '.join(CIPHERS)}")
+            raise ValueError(
+                f"unknown X9.31 cipher {cipher!r}: expected one of {', '.join(CIPHERS)}"
+            )
         if name == "TDES-2KEY" and len(key) == 24:
             if key[:8] != key[16:]:
                 raise ValueError("a 24-byte 2-key TDES key must repeat K1 as K3")
