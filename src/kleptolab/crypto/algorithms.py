@@ -11,8 +11,10 @@ import hmac
 from dataclasses import dataclass
 from enum import Enum
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,7 @@ class _CipherSpec:
     iv_size: int
     key_sizes: tuple[int, ...]
     salt_size: int = 0
+    icv_size: int = 0  # AEAD only: bytes of authentication tag
 
 
 class Encr(Enum):
@@ -31,6 +34,13 @@ class Encr(Enum):
     TDES_CBC = _CipherSpec("3DES-CBC", 8, 8, (24,))
     AES_CBC = _CipherSpec("AES-CBC", 16, 16, (16, 24, 32))
     AES_CTR = _CipherSpec("AES-CTR", 16, 8, (16, 24, 32), salt_size=4)
+    # AEAD (RFC 4106/4309 for ESP, RFC 5282 for IKEv2): use aead_encrypt/aead_decrypt.
+    AES_GCM_8 = _CipherSpec("AES-GCM-8", 16, 8, (16, 24, 32), salt_size=4, icv_size=8)
+    AES_GCM_12 = _CipherSpec("AES-GCM-12", 16, 8, (16, 24, 32), salt_size=4, icv_size=12)
+    AES_GCM_16 = _CipherSpec("AES-GCM-16", 16, 8, (16, 24, 32), salt_size=4, icv_size=16)
+    AES_CCM_8 = _CipherSpec("AES-CCM-8", 16, 8, (16, 24, 32), salt_size=3, icv_size=8)
+    AES_CCM_12 = _CipherSpec("AES-CCM-12", 16, 8, (16, 24, 32), salt_size=3, icv_size=12)
+    AES_CCM_16 = _CipherSpec("AES-CCM-16", 16, 8, (16, 24, 32), salt_size=3, icv_size=16)
 
     @property
     def block_size(self) -> int:
@@ -43,6 +53,16 @@ class Encr(Enum):
     @property
     def key_sizes(self) -> tuple[int, ...]:
         return self.value.key_sizes
+
+    @property
+    def is_aead(self) -> bool:
+        """True for combined-mode ciphers (GCM, CCM): no separate integrity algorithm."""
+        return self.value.icv_size > 0
+
+    @property
+    def icv_size(self) -> int:
+        """AEAD tag length in bytes (0 for non-AEAD ciphers)."""
+        return self.value.icv_size
 
     @property
     def salt_size(self) -> int:
@@ -84,6 +104,7 @@ def _check_cbc(encr: Encr, iv: bytes, data: bytes) -> None:
 
 def encrypt(encr: Encr, keymat: bytes, iv: bytes, plaintext: bytes) -> bytes:
     """Encrypt ``plaintext`` (already padded for CBC) under ``keymat`` and ``iv``."""
+    _refuse_aead(encr)
     if encr is Encr.AES_CTR:
         return _ctr(keymat, iv, plaintext)
     _check_cbc(encr, iv, plaintext)
@@ -93,6 +114,7 @@ def encrypt(encr: Encr, keymat: bytes, iv: bytes, plaintext: bytes) -> bytes:
 
 def decrypt(encr: Encr, keymat: bytes, iv: bytes, ciphertext: bytes) -> bytes:
     """Decrypt ``ciphertext``; padding is left for the caller's protocol to check."""
+    _refuse_aead(encr)
     if encr is Encr.AES_CTR:
         return _ctr(keymat, iv, ciphertext)
     _check_cbc(encr, iv, ciphertext)
@@ -109,6 +131,59 @@ def _ctr(keymat: bytes, iv: bytes, data: bytes) -> bytes:
     counter_block = salt + iv + b"\x00\x00\x00\x01"
     enc = Cipher(algorithms.AES(key), modes.CTR(counter_block)).encryptor()
     return enc.update(data) + enc.finalize()
+
+
+def _refuse_aead(encr: Encr) -> None:
+    if encr.is_aead:
+        raise ValueError(f"{encr.value.name} is an AEAD cipher: use aead_encrypt/aead_decrypt")
+
+
+def _aead(encr: Encr, keymat: bytes, iv: bytes) -> tuple[_Gcm | AESCCM, bytes]:
+    if not encr.is_aead:
+        raise ValueError(f"{encr.value.name} is not an AEAD cipher")
+    if len(iv) != encr.iv_size:
+        raise ValueError(f"{encr.value.name} IV must be {encr.iv_size} bytes, got {len(iv)}")
+    key, salt = keymat[: -encr.salt_size], keymat[-encr.salt_size :]
+    encr._check_key_size(len(key))
+    if encr.name.startswith("AES_GCM"):
+        return _Gcm(key, encr.icv_size), salt + iv
+    return AESCCM(key, tag_length=encr.icv_size), salt + iv
+
+
+class _Gcm:
+    """AES-GCM with an 8-, 12- or 16-byte tag (``AESGCM`` only handles full tags)."""
+
+    def __init__(self, key: bytes, tag_size: int) -> None:
+        self._key, self._tag_size = key, tag_size
+
+    def encrypt(self, nonce: bytes, data: bytes, aad: bytes | None) -> bytes:
+        enc = Cipher(algorithms.AES(self._key), modes.GCM(nonce)).encryptor()
+        enc.authenticate_additional_data(aad or b"")
+        out = enc.update(data) + enc.finalize()
+        return out + enc.tag[: self._tag_size]
+
+    def decrypt(self, nonce: bytes, data: bytes, aad: bytes | None) -> bytes:
+        body, tag = data[: -self._tag_size], data[-self._tag_size :]
+        dec = Cipher(algorithms.AES(self._key), modes.GCM(nonce, tag, min_tag_length=len(tag))).decryptor()
+        dec.authenticate_additional_data(aad or b"")
+        return dec.update(body) + dec.finalize()
+
+
+def aead_encrypt(encr: Encr, keymat: bytes, iv: bytes, aad: bytes, plaintext: bytes) -> bytes:
+    """AEAD-encrypt: ``keymat`` = key ‖ salt, nonce = salt ‖ 8-byte IV; returns ciphertext ‖ tag."""
+    cipher, nonce = _aead(encr, keymat, iv)
+    return cipher.encrypt(nonce, plaintext, aad)
+
+
+def aead_decrypt(encr: Encr, keymat: bytes, iv: bytes, aad: bytes, data: bytes) -> bytes:
+    """AEAD-decrypt ``data`` (ciphertext ‖ tag); ``ValueError`` when the tag does not verify."""
+    cipher, nonce = _aead(encr, keymat, iv)
+    if len(data) < encr.icv_size:
+        raise ValueError(f"{encr.value.name} data of {len(data)} bytes is shorter than its tag")
+    try:
+        return cipher.decrypt(nonce, data, aad)
+    except InvalidTag:
+        raise ValueError(f"{encr.value.name} authentication tag does not verify") from None
 
 
 class Prf(Enum):
