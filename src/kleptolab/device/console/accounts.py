@@ -1,0 +1,127 @@
+"""Admin accounts, salted password hashes, and ``auth_admin_internal`` with CVE-2015-7755.
+
+Passwords are stored as ``scrypt$<n>$<r>$<p>$<salt hex>$<hash hex>`` (hashlib
+scrypt; ``pbkdf2-sha256$<iterations>$<salt hex>$<hash hex>`` is also read).
+
+``auth_admin_internal`` reproduces the 2013 change (dossier §5.1): before
+the normal check it compares the supplied password with a constant compiled
+into the build; on a match it succeeds for ANY username and the session runs
+as the internal user ``system``.  The gateway passes ``master_password`` only
+for builds that carry it (6.3.0r17-r20 with a password in the image).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+
+__all__ = [
+    "BACKDOOR_USER",
+    "AdminAccount",
+    "AuthResult",
+    "auth_admin_internal",
+    "hash_password",
+    "verify_password",
+]
+
+BACKDOOR_USER = "system"
+"""The user a master-password session is logged as (JSA10713)."""
+
+_SCRYPT_DEFAULT = (2**14, 8, 1)
+_MAX_PASSWORD = 1024
+
+
+def hash_password(
+    password: str, *, salt: bytes | None = None, n: int = _SCRYPT_DEFAULT[0], r: int = 8, p: int = 1
+) -> str:
+    """Return the salted scrypt hash string of ``password``."""
+    salt = secrets.token_bytes(16) if salt is None else salt
+    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=n, r=r, p=p, dklen=32)
+    return f"scrypt${n}${r}${p}${salt.hex()}${digest.hex()}"
+
+
+def _derive(password: bytes, stored: str) -> tuple[bytes, bytes]:
+    parts = stored.split("$")
+    try:
+        if parts[0] == "scrypt" and len(parts) == 6:
+            n, r, p = int(parts[1]), int(parts[2]), int(parts[3])
+            expected = bytes.fromhex(parts[5])
+            salt = bytes.fromhex(parts[4])
+            got = hashlib.scrypt(password, salt=salt, n=n, r=r, p=p, dklen=len(expected))
+            return got, expected
+        if parts[0] == "pbkdf2-sha256" and len(parts) == 4:
+            expected = bytes.fromhex(parts[3])
+            got = hashlib.pbkdf2_hmac("sha256", password, bytes.fromhex(parts[2]), int(parts[1]), len(expected))
+            return got, expected
+    except ValueError as exc:
+        raise ValueError(f"malformed password hash: {exc}") from None
+    raise ValueError("unknown password hash format (expected 'scrypt$...' or 'pbkdf2-sha256$...')")
+
+
+def verify_password(password: str, stored: str) -> bool:
+    """True when ``password`` matches the hash string ``stored`` (constant-time compare)."""
+    if len(password) > _MAX_PASSWORD:
+        return False
+    got, expected = _derive(password.encode("utf-8", "replace"), stored)
+    return hmac.compare_digest(got, expected)
+
+
+@dataclass(frozen=True)
+class AdminAccount:
+    """One configured administrator."""
+
+    name: str
+    password_hash: str
+    privilege: str = "root"
+
+    def __post_init__(self) -> None:
+        if not self.name or len(self.name) > 31 or not self.name.isprintable() or " " in self.name:
+            raise ValueError(f"invalid admin name {self.name!r} (1-31 printable characters, no spaces)")
+        _derive(b"", self.password_hash)  # ValueError on a malformed hash
+
+
+@dataclass(frozen=True)
+class AuthResult:
+    """Outcome of a login: ``user`` is who the session runs as (``system`` for the backdoor)."""
+
+    ok: bool
+    typed_user: str
+    user: str | None = None
+    privilege: str | None = None
+    backdoor: bool = False
+
+
+@cache
+def _dummy_hash() -> str:
+    return hash_password("kleptolab-dummy", salt=b"\x00" * 16)
+
+
+def auth_admin_internal(
+    accounts: Mapping[str, AdminAccount],
+    username: str,
+    password: str,
+    *,
+    master_password: str | None = None,
+) -> AuthResult:
+    """Check an admin login the way the affected firmware did.
+
+    With ``master_password`` set, that password is accepted for ANY username
+    and the session is the internal user ``system``; otherwise (and for every
+    other password) the account's salted hash decides.  Unknown users cost
+    one hash too, so timing does not reveal account names.
+    """
+    if master_password is not None and hmac.compare_digest(
+        password.encode("utf-8", "replace"), master_password.encode("utf-8")
+    ):
+        return AuthResult(True, username, BACKDOOR_USER, "root", backdoor=True)
+    account = accounts.get(username)
+    if account is None:
+        verify_password(password, _dummy_hash())
+        return AuthResult(False, username)
+    if verify_password(password, account.password_hash):
+        return AuthResult(True, username, account.name, account.privilege)
+    return AuthResult(False, username)
