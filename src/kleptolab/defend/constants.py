@@ -10,7 +10,8 @@ and the lab's stand-in) are indicators only: nothing here logs in anywhere.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
+from functools import cached_property
 
 from kleptolab.device.profiles import LAB_MASTER_PASSWORD
 from kleptolab.drbg.constants import (
@@ -32,7 +33,7 @@ __all__ = [
 ]
 
 
-class Verdict(str, Enum):
+class Verdict(StrEnum):
     """How a finding should be read by a defender."""
 
     KNOWN_GOOD = "known-good"  # NIST Q, Juniper's own Q
@@ -56,7 +57,7 @@ class KnownConstant:
     ``value`` is the integer for numeric constants (``None`` for strings);
     ``text`` is the string for string indicators.  ``curve`` names the curve
     (``None`` for strings).  ``binary`` says whether binary layouts are
-    searched (``False`` for P-521's all-ones prime, which matches any 0xFF fill).
+    searched (``False`` for P-521's p and a: all ones, they match any 0xFF fill).
     """
 
     id: str
@@ -73,7 +74,7 @@ class KnownConstant:
         """Field-element byte size of the curve (0 for strings)."""
         return curve_by_name(self.curve).size if self.curve else 0
 
-    @property
+    @cached_property
     def hex(self) -> str:
         """Lower-case hex without leading zeros (numeric constants only)."""
         if self.value is None:
@@ -96,7 +97,8 @@ def _curve_rows(curve: Curve) -> list[KnownConstant]:
     rows = [
         KnownConstant(f"{s}-p", curve.name, "p", Verdict.CURVE, _FIPS, curve.p,
                       binary=curve.name != "P-521"),
-        KnownConstant(f"{s}-a", curve.name, "a", Verdict.CURVE, _FIPS, curve.a),
+        KnownConstant(f"{s}-a", curve.name, "a", Verdict.CURVE, _FIPS, curve.a,
+                      binary=curve.name != "P-521"),
         KnownConstant(f"{s}-b", curve.name, "b", Verdict.CURVE, _FIPS, curve.b),
         KnownConstant(f"{s}-n", curve.name, "n", Verdict.CURVE, _FIPS, curve.n),
         KnownConstant(f"{s}-gx", curve.name, "Px", Verdict.CURVE, _DUALEC_P, curve.gx),

@@ -35,6 +35,7 @@ STRIDE = 24
 
 WORD = 8
 LIMB_LAYOUTS = ("be32-lslf", "le32-mslf", "be64-lslf", "le64-mslf")
+FALLBACK_NEEDLES = (b"\xff\xff\xff\xff\x00\x00\x00", b"\x00\x00\x00\xff\xff\xff\xff")
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,8 @@ def binary_layouts(constant: KnownConstant) -> list[BinaryPattern]:
 
 
 def _usable(window: bytes) -> bool:
-    """A window made of one repeated byte would fire on every fill run."""
-    return len(set(window)) >= 2
+    """A window of one repeated byte, or of 0x00/0xFF only, would fire on fill runs."""
+    return len(set(window)) >= 2 and not set(window) <= {0x00, 0xFF}
 
 
 @dataclass(frozen=True)
@@ -78,15 +79,19 @@ class PatternIndex:
     """All binary patterns plus the sampled-window index.
 
     ``anchors`` maps a native-endian 64-bit word to ``(pattern number, offset)``
-    pairs; ``fallback`` lists the patterns whose usable windows cannot
-    guarantee a hit at this stride (low-entropy constants) and that the engine
-    therefore searches with ``bytes.find``; ``text_prefixes`` are the
-    ``find`` needles for ASCII string indicators.
+    pairs.  Low-entropy constants (the primes, P-256's n) have windows made of
+    0x00/0xFF only that cannot be anchors (they would fire on every fill run);
+    for those ``fallback`` maps a short ``find`` needle (the 0xFF/0x00 boundary
+    they all contain) to ``(pattern number, offset)`` pairs, searched only in
+    the engine's thorough mode.  ``best_effort`` names the layouts that
+    neither mechanism guarantees (limb layouts of the primes).
+    ``text_prefixes`` are the ``find`` needles for ASCII string indicators.
     """
 
     patterns: tuple[BinaryPattern, ...]
     anchors: dict[int, tuple[tuple[int, int], ...]]
-    fallback: tuple[int, ...]
+    fallback: dict[bytes, tuple[tuple[int, int], ...]]
+    best_effort: tuple[str, ...]
     text_prefixes: tuple[bytes, ...]
 
 
@@ -106,7 +111,8 @@ def pattern_index() -> PatternIndex:
                 seen.add(pattern.data)
                 patterns.append(pattern)
     anchors: defaultdict[int, list[tuple[int, int]]] = defaultdict(list)
-    fallback: list[int] = []
+    fallback: defaultdict[bytes, list[tuple[int, int]]] = defaultdict(list)
+    best_effort: list[str] = []
     for number, pattern in enumerate(patterns):
         usable: set[int] = set()
         for offset in range(len(pattern.data) - WORD + 1):
@@ -114,12 +120,22 @@ def pattern_index() -> PatternIndex:
             if _usable(window):
                 usable.add(offset)
                 anchors[int.from_bytes(window, sys.byteorder)].append((number, offset))
-        if not _guaranteed(usable, len(pattern.data)) and pattern.variant in ("be", "le"):
-            fallback.append(number)
+        if _guaranteed(usable, len(pattern.data)):
+            continue
+        covered = False
+        for needle in FALLBACK_NEEDLES:
+            start = pattern.data.find(needle)
+            while start != -1:
+                fallback[needle].append((number, start))
+                covered = True
+                start = pattern.data.find(needle, start + 1)
+        if not covered:
+            best_effort.append(f"{pattern.constant.id}/{pattern.variant}")
     prefixes = sorted({c.text.encode("ascii")[:7] for c in CONSTANTS if c.text is not None})
     return PatternIndex(
         patterns=tuple(patterns),
         anchors={k: tuple(v) for k, v in anchors.items()},
-        fallback=tuple(fallback),
+        fallback={k: tuple(v) for k, v in fallback.items()},
+        best_effort=tuple(best_effort),
         text_prefixes=tuple(prefixes),
     )

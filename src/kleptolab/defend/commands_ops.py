@@ -1,0 +1,172 @@
+"""CLI commands of `kleptolab.defend` for operations: logs, advisory, signatures."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from kleptolab import __version__, ui
+
+
+def _emit(text: str, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        ui.err_console.print(f"wrote {output}")
+
+
+def _alerts_sarif(alerts: list[Any]) -> dict[str, Any]:
+    levels = {"critical": "error", "high": "error", "medium": "warning", "low": "note"}
+    results = []
+    for a in alerts:
+        locations = []
+        for where in a.evidence:
+            path, _, line = where.rpartition(":")
+            locations.append({"physicalLocation": {"artifactLocation": {"uri": path},
+                                                   "region": {"startLine": int(line)}}})
+        results.append({
+            "ruleId": a.rule, "level": levels[a.severity], "message": {"text": a.message},
+            "locations": locations,
+            "partialFingerprints": {"kleptolab/v1": hashlib.sha256(
+                f"{a.rule}|{'|'.join(a.evidence)}".encode()).hexdigest()[:32]},
+            "properties": {"severity": a.severity, "source_ip": a.source_ip},
+        })
+    rules = sorted({a.rule for a in alerts})
+    return {"version": "2.1.0", "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+            "runs": [{"tool": {"driver": {"name": "kleptolab-logs", "version": __version__,
+                                          "rules": [{"id": r} for r in rules]}},
+                      "results": results}]}
+
+
+def logs(
+    files: Annotated[list[Path], typer.Argument(help="ScreenOS event logs (get event or syslog).")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or sarif.")] = "table",
+    allow: Annotated[list[str] | None, typer.Option("--allow", help="Allowed management network (CIDR); repeatable.")] = None,
+    export_sigma: Annotated[Path | None, typer.Option("--export-sigma", help="Write the rules as Sigma YAML to FILE.")] = None,
+) -> None:
+    """Correlate JSA10713 log evidence (00515 'system' + 00528) and other admin-login rules."""
+    import ipaddress
+
+    from rich.table import Table
+
+    from kleptolab.defend.eventlog_format import Event, parse_lines
+    from kleptolab.defend.logrules import DEFAULT_ALLOWED, evaluate
+    from kleptolab.defend.logrules import export_sigma as sigma
+
+    if fmt not in ("table", "json", "sarif"):
+        ui.fail(f"unknown format {fmt!r}: expected table, json or sarif")
+    networks = allow or list(DEFAULT_ALLOWED)
+    for net in networks:
+        try:
+            ipaddress.ip_network(net, strict=False)
+        except ValueError:
+            ui.fail(f"--allow {net!r} is not a network (e.g. 10.0.0.0/8)")
+    if export_sigma is not None:
+        export_sigma.write_text(sigma(), encoding="utf-8")
+        ui.err_console.print(f"wrote Sigma rules to {export_sigma}")
+    events: list[Event] = []
+    bad, examples = 0, []
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            ui.fail(f"{path}: cannot read ({exc.strerror or exc})")
+        parsed = parse_lines(text.splitlines(), str(path))
+        events += parsed.events
+        bad += parsed.bad_lines
+        examples += parsed.bad_examples
+    alerts = evaluate(events, allowed=networks)
+    if fmt == "json":
+        doc = {"events": len(events), "bad_lines": bad, "bad_examples": examples,
+               "alerts": [a.to_json() for a in alerts]}
+        _emit(json.dumps(doc, indent=2) + "\n", None)
+    elif fmt == "sarif":
+        _emit(json.dumps(_alerts_sarif(alerts), indent=2) + "\n", None)
+    else:
+        table = Table(title=f"{len(alerts)} alerts over {len(events)} events")
+        for column in ("severity", "rule", "source", "message", "evidence"):
+            table.add_column(column, overflow="fold")
+        for a in alerts:
+            table.add_row(a.severity, a.rule, a.source_ip or "", a.message, ", ".join(a.evidence))
+        ui.console.print(table)
+    if bad:
+        ui.err_console.print(f"[yellow]warning:[/] {bad} lines not understood, e.g. {examples[0]}")
+    if any(a.severity in ("critical", "high") for a in alerts):
+        raise typer.Exit(1)
+
+
+def advisory(
+    versions: Annotated[list[str] | None, typer.Argument(help="ScreenOS versions, e.g. 6.3.0r20.")] = None,
+    inventory: Annotated[Path | None, typer.Option("--inventory", help="CSV with a 'version' column (and 'host').")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+) -> None:
+    """Check ScreenOS versions against JSA10713 (CVE-2015-7755/7756) and print the upgrade path."""
+    from rich.table import Table
+
+    from kleptolab.defend.advisory import InventoryRow, assess, assess_inventory
+
+    if fmt not in ("table", "json"):
+        ui.fail(f"unknown format {fmt!r}: expected table or json")
+    if not versions and inventory is None:
+        ui.fail("give VERSION arguments or --inventory FILE.csv")
+    rows: list[InventoryRow] = []
+    for k, text in enumerate(versions or [], start=1):
+        try:
+            rows.append(InventoryRow(k, text, text, assess(text), None))
+        except ValueError as exc:
+            ui.fail(str(exc))
+    if inventory is not None:
+        try:
+            rows += assess_inventory(inventory.read_text(encoding="utf-8"))
+        except OSError as exc:
+            ui.fail(f"{inventory}: cannot read ({exc.strerror or exc})")
+        except ValueError as exc:
+            ui.fail(f"{inventory}: {exc}")
+    if fmt == "json":
+        _emit(json.dumps([r.to_json() for r in rows], indent=2) + "\n", None)
+    else:
+        table = Table(title="JSA10713 (CVE-2015-7755, CVE-2015-7756)")
+        for column in ("host", "version", "status", "CVEs", "upgrade", "note"):
+            table.add_column(column, overflow="fold")
+        for r in rows:
+            a = r.assessment
+            if a is None:
+                table.add_row(r.host, r.version_text, "[red]error[/]", "", "", r.error or "")
+            else:
+                style = "bold red" if a.status == "affected" else "green"
+                table.add_row(r.host, r.version_text, f"[{style}]{a.status}[/]", ", ".join(a.cves),
+                              a.upgrade, a.note)
+        ui.console.print(table)
+    if any(r.assessment is None for r in rows):
+        raise typer.Exit(2)
+    if any(r.assessment.status == "affected" for r in rows if r.assessment):
+        raise typer.Exit(1)
+
+
+def signatures(
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the rules here.")] = None,
+    master_password: Annotated[str | None, typer.Option("--master-password", help="The lab gateway's master password.")] = None,
+    historic: Annotated[bool, typer.Option("--historic/--no-historic", help="Add the historic-password indicator rule.")] = True,
+) -> None:
+    """Emit Snort/Suricata rules (Fox-IT style) for the Telnet backdoor and NetScreen SSH."""
+    from kleptolab.defend.signatures import render_rules
+    from kleptolab.device.profiles import LAB_MASTER_PASSWORD
+
+    try:
+        text = render_rules(master_password or LAB_MASTER_PASSWORD, historic=historic)
+    except ValueError as exc:
+        ui.fail(str(exc))
+    _emit(text, output)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the logs, advisory and signatures commands to ``app``."""
+    app.command()(logs)
+    app.command()(advisory)
+    app.command()(signatures)
