@@ -45,5 +45,7 @@ def test_ikev1_handshake_takes_queued_key_and_nonce_1_and_logs_screenos_lines() 
     # the responder cookie came from the same PRNG, after boot
     assert gateway.draws[18].purpose == "random"
     lines = [f"{e.msg_id:05d} {e.message}" for e in gateway.event_log.entries if e.msg_id in (536, 537)]
-    assert "00536 IKE 127.0.0.1 Phase 1: Completed Main Mode negotiations with a <28800>-second lifetime." in lines
-    assert any(line.startswith("00537 IKE 127.0.0.1 Phase 2: Completed negotiations with SPI <") for line in lines)
+    phase1 = "00536 IKE 127.0.0.1 Phase 1: Completed Main Mode negotiations with a <28800>-second lifetime."
+    assert lines.count(phase1) == 1, lines
+    phase2 = [line for line in lines if line.startswith("00537 IKE 127.0.0.1 Phase 2: Completed negotiations with SPI <")]
+    assert len(phase2) == 1, lines

@@ -2,8 +2,155 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Annotated
+
 import typer
+
+from kleptolab.ui import console, fail
+
+
+async def _run(
+    server: str,
+    *,
+    ike_port: int,
+    natt_port: int,
+    version: int,
+    aggressive: bool,
+    proposal: str,
+    esp_proposal: str,
+    psk: str,
+    local_id: str,
+    remote_id: str,
+    local_ts: str,
+    remote_ts: str,
+    udp: list[str],
+    messages: int,
+    pings: int,
+    timeout: float,
+) -> int:
+    from kleptolab.device.client import VpnClient
+
+    client = VpnClient(
+        server,
+        psk=psk.encode(),
+        ike_port=ike_port,
+        natt_port=natt_port,
+        version=version,
+        aggressive=aggressive,
+        proposal=proposal,
+        esp_proposal=esp_proposal,
+        local_id=local_id,
+        remote_id=remote_id,
+        local_ts=local_ts,
+        remote_ts=remote_ts,
+    )
+    lost = 0
+    try:
+        child = await client.connect(timeout=timeout)
+        console.print(
+            f"tunnel up: {child.local_ts} <-> {child.remote_ts}  ESP {child.encr.value.name}/"
+            f"{child.integ.value.name}  SPI in {child.spi_in.hex()} out {child.spi_out.hex()}",
+            soft_wrap=True,
+        )
+        for target in udp:
+            host, _, port = target.rpartition(":")
+            for n in range(messages):
+                payload = f"kleptolab message {n + 1} to {target}".encode()
+                reply = await client.send_udp((host, int(port)), payload, timeout=timeout)
+                lost += reply is None
+                shown = "no reply" if reply is None else repr(reply.decode(errors="replace"))
+                console.print(
+                    f"udp {target}  sent {payload.decode()!r}  reply {shown}", soft_wrap=True
+                )
+        if pings:
+            host = str(
+                client.config.remote_ts.network_address
+                + (1 if client.config.remote_ts.num_addresses > 1 else 0)
+            )
+            for seq, rtt in enumerate(
+                await client.ping(host, count=pings, timeout=timeout), start=1
+            ):
+                lost += rtt is None
+                console.print(
+                    f"ping {host} seq={seq} "
+                    + ("lost" if rtt is None else f"time={rtt * 1000:.1f} ms"),
+                    soft_wrap=True,
+                )
+    finally:
+        await client.close()
+    return lost
 
 
 def register(app: typer.Typer) -> None:
     """Add this package's commands to ``app``."""
+
+    @app.command("client")
+    def client(
+        server: Annotated[str, typer.Argument(help="Gateway address.")] = "127.0.0.1",
+        ike_port: Annotated[
+            int, typer.Option(help="Gateway IKE port (500 on a real device).")
+        ] = 10500,
+        natt_port: Annotated[
+            int, typer.Option(help="Gateway NAT-T port (4500 on a real device).")
+        ] = 14500,
+        version: Annotated[
+            int, typer.Option("--ike-version", "-V", help="IKE version: 1 or 2.")
+        ] = 1,
+        aggressive: Annotated[
+            bool, typer.Option(help="IKEv1 Aggressive Mode instead of Main Mode.")
+        ] = False,
+        proposal: Annotated[
+            str, typer.Option(help="Phase-1 proposal (ScreenOS name).")
+        ] = "pre-g2-3des-sha",
+        esp_proposal: Annotated[
+            str,
+            typer.Option(help="Phase-2 proposal (ScreenOS name; 'nopfs-esp-...' disables PFS)."),
+        ] = "g2-esp-3des-sha",
+        psk: Annotated[str, typer.Option(help="Pre-shared key.")] = "not-a-real-secret",
+        local_id: Annotated[str, typer.Option(help="Our IKE identity.")] = "client.example",
+        remote_id: Annotated[str, typer.Option(help="The gateway's IKE identity.")] = "gw.example",
+        local_ts: Annotated[
+            str, typer.Option(help="Our inner address (traffic selector).")
+        ] = "203.0.113.1/32",
+        remote_ts: Annotated[str, typer.Option(help="The protected network.")] = "198.51.100.0/24",
+        udp: Annotated[
+            list[str] | None,
+            typer.Option(help="Inner UDP service ip:port to message (repeatable)."),
+        ] = None,
+        messages: Annotated[
+            int, typer.Option("--messages", "-n", help="UDP messages per service.")
+        ] = 3,
+        pings: Annotated[int, typer.Option(help="ICMP echo requests to the protected host.")] = 3,
+        timeout: Annotated[
+            float, typer.Option(help="Seconds to wait for the tunnel and each reply.")
+        ] = 5.0,
+    ) -> None:
+        """Connect to a gateway as a VPN initiator, send inner UDP messages and pings, print the replies."""
+        if version not in (1, 2):
+            fail(f"--ike-version must be 1 or 2, got {version}")
+        try:
+            lost = asyncio.run(
+                _run(
+                    server,
+                    ike_port=ike_port,
+                    natt_port=natt_port,
+                    version=version,
+                    aggressive=aggressive,
+                    proposal=proposal,
+                    esp_proposal=esp_proposal,
+                    psk=psk,
+                    local_id=local_id,
+                    remote_id=remote_id,
+                    local_ts=local_ts,
+                    remote_ts=remote_ts,
+                    udp=udp if udp is not None else ["198.51.100.10:7"],
+                    messages=messages,
+                    pings=pings,
+                    timeout=timeout,
+                )
+            )
+        except (TimeoutError, ConnectionError, ValueError, OSError) as exc:
+            fail(str(exc), code=1)
+        if lost:
+            fail(f"{lost} request(s) got no reply", code=1)

@@ -33,7 +33,6 @@ from kleptolab.device.proposals import screenos_name
 from kleptolab.device.queues import Draw, PrngQueues, queue_sizes
 from kleptolab.drbg.curves import P256
 from kleptolab.drbg.screenos import ScreenOsPrng, SelfTestError, self_test
-from kleptolab.ike.common import ExchangeFailed, IkeSaEstablished
 
 __all__ = ["BootError", "BootInfo", "FirmwareImageLike", "Gateway", "boot_image"]
 
@@ -181,7 +180,6 @@ class Gateway:
         self.vpn: Any = None
         self.ports: dict[str, int] = {}
         self._refill: asyncio.Task[None] | None = None
-        self._tunnels = 0
         self.running = False
 
     # -- boot --------------------------------------------------------------------------
@@ -221,7 +219,8 @@ class Gateway:
                 self.vpn = VpnService(
                     c.enabled_peers, self.queues, log=self.event_log, host=c.listen,
                     ike_port=c.ike_port, natt_port=c.natt_port, services=dict(c.services),
-                    max_half_open=c.max_half_open, on_event=self._vpn_event,
+                    max_half_open=c.max_half_open,
+                    esp_random=lambda n: self.queues.random_bytes(n, purpose="iv"),
                 )
                 await self.vpn.start()
                 (_, ike), (_, natt) = self.vpn.bound
@@ -254,38 +253,6 @@ class Gateway:
         while True:
             await asyncio.sleep(self.refill_interval)
             self.queues.advance(self.clock())
-
-    def _vpn_event(self, event: object) -> None:
-        """Log VPN milestones in ScreenOS form: 00536 phase 1, 00537 phase 2."""
-        from kleptolab.device.vpn_core import IkeEventSeen, TunnelUp
-
-        if isinstance(event, IkeEventSeen):
-            ip, ike = event.remote[0], event.event
-            if isinstance(ike, IkeSaEstablished):
-                self.event_log.emit(
-                    536, f"IKE {ip} Phase 1: Completed {self._mode(ike)} negotiations with a "
-                    f"<{ike.proposal.lifetime}>-second lifetime.",
-                )
-            elif isinstance(ike, ExchangeFailed):
-                self.event_log.emit(536, f"IKE {ip}: Negotiations failed: {ike.reason}.", severity=Severity.WARN)
-        elif isinstance(event, TunnelUp):
-            self._tunnels += 1
-            peer = next((p for p in self.config.enabled_peers if p.name == event.config_name), None)
-            lifetime = peer.child_proposals[0].lifetime if peer is not None else 3600
-            self.event_log.emit(
-                537, f"IKE {event.remote[0]} Phase 2: Completed negotiations with SPI "
-                f"<{event.child.spi_in.hex()}>, tunnel ID <{self._tunnels}>, and lifetime "
-                f"<{lifetime}> seconds/<0> KB.",
-            )
-
-    def _mode(self, established: IkeSaEstablished) -> str:
-        if established.version == 2:
-            return "IKEv2 IKE_SA_INIT/IKE_AUTH"
-        peer = next(
-            (p for p in self.config.enabled_peers if p.version == 1 and p.remote_id == established.peer_id),
-            None,
-        )
-        return "Aggressive Mode" if peer is not None and peer.aggressive else "Main Mode"
 
     def status_lines(self) -> list[str]:
         """The start-up summary: version, Q fingerprint, ports, VPNs, backdoor state."""
