@@ -1,9 +1,55 @@
-"""CLI commands of `kleptolab.lab`."""
+"""CLI commands of `kleptolab.lab`: ``kleptolab demo``."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from kleptolab.lab.scenarios import SCENARIOS
+
+
+def demo(
+    out: Annotated[Path, typer.Option("--out", "-o", help="where the report, pcaps, keys and logs go")] = Path("out"),
+    scenario: Annotated[str, typer.Option(help=f"one of: {', '.join(SCENARIOS)}")] = "default",
+    seed: Annotated[int, typer.Option(help="seed for the trapdoor, the gateways' Dual EC state and the clients")] = 2015,
+    workers: Annotated[int | None, typer.Option(help="processes for state recovery (default: all cores)")] = None,
+    user: Annotated[str, typer.Option(help="username the attacker types with the master password")] = "anyone",
+) -> None:
+    """Run the ScreenOS Dual EC incident on loopback: victim, attacker, defender, then the fix."""
+    from rich.table import Table
+
+    from kleptolab.lab.demo import DemoOptions, run_demo
+    from kleptolab.ui import console, fail
+
+    if scenario not in SCENARIOS:
+        fail(f"unknown scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}")
+    if workers is not None and workers < 1:
+        fail("--workers must be at least 1")
+    if not user or not user.isprintable():
+        fail("--user must be a non-empty printable name")
+    outcome = run_demo(DemoOptions(out, scenario, seed, workers, user), console)
+    table = Table(title=f"kleptolab demo ({scenario}) in {outcome.seconds:.1f} s")
+    for column in ("firmware", "passive VPN decryption", "master-password login", "why"):
+        table.add_column(column, overflow="fold")
+    for phase in (outcome.run.backdoored, outcome.run.patched):
+        if phase is None:
+            continue
+        table.add_row(
+            phase.firmware_version,
+            "[red]decrypted[/]" if phase.vpn_decrypted else "[green]failed[/]",
+            "[red]accepted[/]" if phase.backdoor_login else "[green]rejected[/]",
+            phase.reason,
+        )
+    console.print(table)
+    console.print(f"report: {out / 'report.html'}   (pcaps, key tables, images, logs in {out}/)")
+    if not outcome.ok:
+        for problem in outcome.problems:
+            console.print(f"[bold red]problem:[/] {problem}")
+        fail(f"{len(outcome.problems)} stage(s) did not behave as expected; see {out / 'run.json'}", code=1)
 
 
 def register(app: typer.Typer) -> None:
     """Add this package's commands to ``app``."""
+    app.command("demo")(demo)

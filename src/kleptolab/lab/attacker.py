@@ -1,0 +1,140 @@
+"""The passive attacker's half of a phase: the tap's pcap plus the trapdoor, nothing else.
+
+:func:`run_attack` first recovers the Dual EC state behind each 32-byte
+responder nonce one at a time (timed: the demo's recovery-work plot), then
+runs the decryptor (:func:`kleptolab.attack.decryptor.decrypt_capture`),
+which finds the states in the cache, writes the Wireshark key tables,
+``plaintext.pcap`` and ``report.json``, and finally lines up what it
+decrypted with what the clients sent, flow by flow.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kleptolab.drbg.trapdoor import Trapdoor
+from kleptolab.lab.model import KeyRecord, PlaintextPair, RecoveryWork
+from kleptolab.lab.observe import ResponderValues, responder_values
+from kleptolab.lab.victim import SessionRecord
+
+__all__ = ["AttackOutcome", "run_attack"]
+
+Say = Callable[[str, str], None]
+Flow = tuple[str, int, str, int]
+
+
+@dataclass
+class AttackOutcome:
+    """What the passive attacker got out of one phase's capture."""
+
+    decrypted: bool
+    reason: str
+    report: dict[str, Any]
+    observed: list[ResponderValues]
+    recovery: list[RecoveryWork] = field(default_factory=list)
+    keys: list[KeyRecord] = field(default_factory=list)
+    plaintext: list[PlaintextPair] = field(default_factory=list)
+    outputs: dict[str, Path] = field(default_factory=dict)
+
+
+def _decrypted_flows(plaintext: Sequence[tuple[float, bytes]]) -> dict[Flow, bytes]:
+    from kleptolab.netpkt import PROTO_UDP, PacketError, parse_ipv4, parse_udp
+
+    flows: dict[Flow, bytes] = {}
+    for _ts, packet in plaintext:
+        try:
+            ip = parse_ipv4(packet)
+            if ip.proto != PROTO_UDP:
+                continue
+            udp = parse_udp(ip.payload, ip.src, ip.dst)
+        except (PacketError, ValueError):
+            continue
+        flows.setdefault((ip.src, udp.sport, ip.dst, udp.dport), udp.payload)
+    return flows
+
+
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", "replace")
+
+
+def _failure_reason(report: dict[str, Any], observed: list[ResponderValues]) -> str:
+    reasons = [s["failure"] for s in report.get("sessions", []) if s.get("failure")]
+    if not observed:
+        reasons.append("no IKE handshake with a clear responder nonce in the capture")
+    unique = list(dict.fromkeys(reasons))
+    return "; ".join(unique) if unique else "no ESP packet could be decrypted"
+
+
+def run_attack(
+    pcap: Path, trapdoor: Trapdoor, outdir: Path, sessions: Sequence[SessionRecord], *,
+    psk: bytes | None, wordlist: Sequence[str] = (), workers: int | None = None, say: Say,
+) -> AttackOutcome:
+    """Attack ``pcap`` with ``trapdoor``; outputs go to ``outdir``."""
+    from kleptolab.attack.decryptor import DecryptOptions, decrypt_capture
+    from kleptolab.attack.engine import make_engine, recover_all
+    from kleptolab.attack.outputs import write_outputs
+    from kleptolab.attack.recovery import NONCE_SIZE, SPACE, StateCache
+
+    engine = make_engine("local", workers)
+    cache = StateCache(None)
+    observed = responder_values(pcap)
+    recovery: list[RecoveryWork] = []
+    for k, seen in enumerate(observed, start=1):
+        label = f"IKEv{seen.version} #{k} ({seen.session[:8]}…)"
+        if len(seen.nonce) != NONCE_SIZE:
+            say("attacker", f"{label}: responder nonce is {len(seen.nonce)} bytes, not raw Dual EC "
+                            "output: nothing to recover")
+            continue
+        t0 = time.perf_counter()
+        states = recover_all([seen.nonce], trapdoor, engine, cache)[seen.nonce]
+        seconds = time.perf_counter() - t0
+        recovery.append(RecoveryWork(label, SPACE, len(states), seconds))
+        say("attacker", f"{label}: swept 2^16 prefixes of Nr in {seconds:.2f} s → "
+                        f"{len(states)} candidate state(s)")
+
+    wordlist_bytes = tuple(w.encode() for w in wordlist) if psk is None else ()
+    options = DecryptOptions(psk=psk, psk_wordlist=wordlist_bytes)
+    if wordlist_bytes:
+        say("attacker", f"IKEv1 PSK unknown: trying a {len(wordlist_bytes)}-word dictionary against "
+                        "the recovered DH secret")
+    t0 = time.perf_counter()
+    result = decrypt_capture(pcap, trapdoor, engine, cache, options)
+    say("attacker", f"decryptor pass over {pcap.name}: {time.perf_counter() - t0:.2f} s")
+    outputs = write_outputs(outdir, ikev1=result.ikev1, ikev2=result.ikev2, esp=result.esp,
+                            plaintext=result.plaintext, report=result.report)
+
+    keys: list[KeyRecord] = []
+    for s in result.report.get("sessions", []):
+        how = "DH private value predicted from the recovered Dual EC state"
+        if s.get("unlocked_by"):
+            how += f" (state recovered from session {str(s['unlocked_by'])[:8]}…)"
+        psk_info = s.get("psk")
+        if isinstance(psk_info, dict) and psk_info.get("source") == "cracked":
+            how += f"; PSK cracked from the wordlist: {psk_info.get('value')!r}"
+            say("attacker", f"IKEv1 SA {str(s['id'])[:8]}…: PSK cracked: {psk_info.get('value')!r}")
+        for name, value in (s.get("keys") or {}).items():
+            keys.append(KeyRecord(f"IKEv{s.get('version')} {str(s['id'])[:8]}…", name, str(value), how))
+    for row in result.esp:
+        label = f"ESP {row.spi.hex()} {row.src}→{row.dst}"
+        keys.append(KeyRecord(label, f"{row.encr.name} key", row.encr_key.hex(), "child SA KEYMAT"))
+        if row.integ is not None:
+            keys.append(KeyRecord(label, f"{row.integ.name} key", row.integ_key.hex(), "child SA KEYMAT"))
+
+    flows = _decrypted_flows(result.plaintext)
+    pairs: list[PlaintextPair] = []
+    total = matched = 0
+    for record in sessions:
+        for m in record.messages:
+            total += 1
+            got = flows.get((m.src, m.sport, m.dst, m.dport))
+            matched += got == m.payload
+            label = f"session {record.index + 1} (IKEv{record.version})"
+            pairs.append(PlaintextPair(label, _text(m.payload), "" if got is None else _text(got)))
+    decrypted = total > 0 and matched == total
+    reason = (f"all {total} messages read from the capture" if decrypted
+              else _failure_reason(result.report, observed))
+    return AttackOutcome(decrypted, reason, result.report, observed, recovery, keys, pairs, outputs)

@@ -1,0 +1,265 @@
+"""``kleptolab demo``: the whole incident on loopback, narrated, with a report at the end.
+
+:func:`run_demo` makes a (seeded) lab trapdoor, builds the backdoored and the
+fixed firmware images, and for each runs one phase: the victim's live VPN
+traffic through a passive tap and the attacker's master-password login
+(:mod:`~kleptolab.lab.victim`), the offline passive decryption
+(:mod:`~kleptolab.lab.attacker`) and the defender's tools
+(:mod:`~kleptolab.lab.defender`).  Every outcome is checked against what the
+firmware profile says should happen; anything else is a *problem*: the
+demo still writes ``run.json`` and ``report.html``, and the CLI exits 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from kleptolab.drbg.trapdoor import Trapdoor
+from kleptolab.lab.attacker import AttackOutcome, run_attack
+from kleptolab.lab.defender import (
+    DefenderRun,
+    advisory_findings,
+    diff_findings,
+    fingerprint_findings,
+    log_findings,
+    run_tool,
+    scan_findings,
+)
+from kleptolab.lab.draws import draw_records
+from kleptolab.lab.model import DemoRun, PhaseResult, TimelineEvent
+from kleptolab.lab.report import render_report
+from kleptolab.lab.scenarios import WORDLIST, Scenario, scenario_by_name
+from kleptolab.lab.victim import LivePhase, PhaseError, run_live_phase
+
+__all__ = ["DemoOptions", "DemoOutcome", "Narrator", "run_demo", "seeded_trapdoor"]
+
+_STYLE = {"lab": "bold", "victim": "yellow", "attacker": "bold red", "defender": "cyan"}
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    """How to run the demo."""
+
+    out: Path = Path("out")
+    scenario: str = "default"
+    seed: int = 2015
+    workers: int | None = None
+    login_user: str = "anyone"
+
+
+@dataclass
+class DemoOutcome:
+    """The run's data, where it was written, and every unexpected result."""
+
+    run: DemoRun
+    out: Path
+    problems: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+class Narrator:
+    """Prints the story line by line and keeps it as the report's timeline."""
+
+    def __init__(self, console: Console | None) -> None:
+        self.console = console
+        self.start = time.perf_counter()
+        self.timeline: list[TimelineEvent] = []
+
+    def say(self, actor: str, text: str) -> None:
+        offset = time.perf_counter() - self.start
+        self.timeline.append(TimelineEvent(round(offset, 3), actor, text))
+        if self.console is not None:
+            style = _STYLE.get(actor, "")
+            self.console.print(f"[dim]{offset:6.1f}s[/] [{style}]{actor:>8}[/] {text}", markup=True,
+                               highlight=False, soft_wrap=True)
+
+    def stage(self, title: str) -> None:
+        if self.console is not None:
+            self.console.rule(f"[bold]{title}")
+
+
+def seeded_trapdoor(seed: int) -> Trapdoor:
+    """A lab trapdoor derived from ``seed``: e = H(seed) mod n, Q = e*P, d = e^-1 (reproducible)."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from kleptolab.drbg.curves import P256
+
+    e = int.from_bytes(hashlib.sha512(f"kleptolab demo trapdoor {seed}".encode()).digest(), "big")
+    e = e % (P256.n - 1) + 1
+    numbers = ec.derive_private_key(e, ec.SECP256R1()).public_key().public_numbers()
+    return Trapdoor(P256, (numbers.x, numbers.y), pow(e, -1, P256.n), e)
+
+
+def _build_images(scenario: Scenario, trapdoor: Trapdoor, fw_dir: Path) -> dict[str, Path]:
+    from kleptolab.device.firmware import build_image
+
+    fw_dir.mkdir(parents=True, exist_ok=True)
+    images = {}
+    for version in (scenario.backdoored, scenario.patched):
+        if version is None:
+            continue
+        path = fw_dir / f"ssg5-{version}.img"
+        path.write_bytes(build_image(version, trapdoor_q=trapdoor.q))
+        images[version] = path
+    return images
+
+
+def _login_reason(live: LivePhase) -> str:
+    login = live.login
+    if login is None:
+        return "not tried"
+    if login.accepted:
+        return f"master password accepted for user {login.username!r}"
+    why = "this build has no master password" if live.master_password_in_image is None else "refused"
+    return f"{why} ({login.error})"
+
+
+def _check(problems: list[str], what: str, expected: bool, actual: bool, detail: str) -> None:
+    if expected != actual:
+        problems.append(f"{what}: expected {'success' if expected else 'failure'}, got "
+                        f"{'success' if actual else 'failure'} ({detail})")
+
+
+def _defend_phase(defender: DefenderRun, live: LivePhase, image: Path) -> None:
+    version = live.firmware_version
+    syslog = f"syslog-{version}.log"
+    run_tool(defender, "scan", image.name, lambda: scan_findings(image))
+    run_tool(defender, "advisory", version, lambda: advisory_findings(version))
+    run_tool(defender, "logs", syslog, lambda: log_findings(live.syslog_lines, syslog))
+    run_tool(defender, "fingerprint", live.pcap.name, lambda: fingerprint_findings(live.pcap))
+
+
+async def _phase(
+    scenario: Scenario, version: str, image: Path, opts: DemoOptions, trapdoor: Trapdoor,
+    narrator: Narrator, defender: DefenderRun, problems: list[str],
+) -> tuple[PhaseResult, LivePhase | None, AttackOutcome | None]:
+    from kleptolab.device.profiles import LAB_MASTER_PASSWORD, profile_for
+
+    profile = profile_for(version)
+    phase_dir = opts.out / version
+    say = narrator.say
+    result = PhaseResult(version)
+    narrator.stage(f"ScreenOS {version}: the victim's VPN in use")
+    try:
+        live = await run_live_phase(
+            scenario, version, image, phase_dir, seed=opts.seed, master_password=LAB_MASTER_PASSWORD,
+            login_user=opts.login_user, say=say,
+        )
+    except Exception as exc:  # the gateway and client are other areas' code: report, keep going
+        message = str(exc) if isinstance(exc, PhaseError) else (
+            f"{version}: the live phase failed: {type(exc).__name__}: {exc}")
+        problems.append(message)
+        say("lab", f"stage failed: {message}")
+        result.reason = message
+        return result, None, None
+    for s in live.sessions:
+        if not s.connected:
+            problems.append(f"{version}: session {s.index + 1} (IKEv{s.version}) did not connect: {s.error}")
+        elif not all(m.echoed for m in s.messages):
+            problems.append(f"{version}: session {s.index + 1}: the protected service did not echo every message")
+    result.backdoor_login = bool(live.login and live.login.accepted)
+    if live.login is not None and live.login.accepted:
+        result.login_transcript = f"{opts.login_user}@ssg5-lab-> {live.login.command}\n{live.login.output}"
+    _check(problems, f"{version}: master-password login", profile.admin_backdoor,
+           result.backdoor_login, _login_reason(live))
+
+    narrator.stage(f"ScreenOS {version}: the passive attacker (pcap + trapdoor only)")
+    attack: AttackOutcome | None = None
+    psk = scenario.psk if scenario.attacker_knows_psk else None
+    try:
+        attack = run_attack(live.pcap, trapdoor, phase_dir / "decrypt", live.sessions, psk=psk,
+                            wordlist=() if scenario.attacker_knows_psk else WORDLIST,
+                            workers=opts.workers, say=say)
+    except Exception as exc:  # the decryptor is someone else's code: report, keep going
+        message = f"{version}: the passive decryption crashed: {type(exc).__name__}: {exc}"
+        problems.append(message)
+        say("attacker", message)
+    if attack is not None:
+        result.vpn_decrypted = attack.decrypted
+        result.keys, result.plaintext, result.recovery = attack.keys, attack.plaintext, attack.recovery
+        result.draws = draw_records(live.draws, live.taken, attack.observed, attack.report)
+        say("attacker", ("decrypted: " if attack.decrypted else "could not decrypt: ") + attack.reason)
+        _check(problems, f"{version}: passive VPN decryption", profile.vpn_backdoor, attack.decrypted,
+               attack.reason)
+    vpn_reason = attack.reason if attack is not None else "the decryptor did not run"
+    result.reason = f"VPN: {vpn_reason}. Admin login: {_login_reason(live)}."
+
+    narrator.stage(f"ScreenOS {version}: the defender")
+    before = len(defender.findings)
+    _defend_phase(defender, live, image)
+    for f in defender.findings[before:]:
+        say("defender", f"{f.tool} [{f.severity}] {f.target}: {f.finding}")
+    if result.backdoor_login and not any(
+        f.tool == "logs" and "system" in f.finding for f in defender.findings[before:]
+    ):
+        problems.append(f"{version}: the log analyzer did not flag the 'system' login")
+    return result, live, attack
+
+
+async def _run(opts: DemoOptions, narrator: Narrator) -> DemoOutcome:
+    from kleptolab import __version__
+
+    scenario = scenario_by_name(opts.scenario)
+    opts.out.mkdir(parents=True, exist_ok=True)
+    problems: list[str] = []
+    narrator.stage(f"kleptolab demo — scenario {scenario.name}")
+    narrator.say("lab", scenario.summary)
+    trapdoor = seeded_trapdoor(opts.seed)
+    td_dir = opts.out / "trapdoor"
+    td_dir.mkdir(exist_ok=True)
+    trapdoor.save(td_dir / "lab-trapdoor.json", public_path=td_dir / "lab-q.json")
+    narrator.say("lab", f"lab Dual EC trapdoor: Qx = {trapdoor.q[0]:064x}"[:60] + "… (d kept by the attacker)")
+    images = _build_images(scenario, trapdoor, opts.out / "firmware")
+    for path in images.values():
+        narrator.say("lab", f"built firmware {path.name} ({path.stat().st_size} bytes)")
+
+    run = DemoRun(__version__, datetime.now(UTC).isoformat(timespec="seconds"), scenario.name,
+                  f"{trapdoor.q[0]:064x}", PhaseResult(scenario.backdoored))
+    defender = DefenderRun()
+    run.backdoored, _, _ = await _phase(scenario, scenario.backdoored, images[scenario.backdoored], opts,
+                                        trapdoor, narrator, defender, problems)
+    if scenario.patched is not None:
+        narrator.stage(f"upgrade {scenario.backdoored} → {scenario.patched}")
+        run.patched, _, _ = await _phase(scenario, scenario.patched, images[scenario.patched], opts,
+                                         trapdoor, narrator, defender, problems)
+        old, new = images[scenario.backdoored], images[scenario.patched]
+        run_tool(defender, "diff", f"{old.name} → {new.name}", lambda: diff_findings(old, new))
+        for f in defender.findings:
+            if f.tool == "diff":
+                narrator.say("defender", f"diff [{f.severity}] {f.finding}")
+    problems.extend(p for p in defender.problems if p not in problems)
+    run.findings = defender.findings
+    run.timeline = narrator.timeline
+    return DemoOutcome(run, opts.out, problems)
+
+
+def _write(outcome: DemoOutcome) -> None:
+    data: dict[str, Any] = outcome.run.to_json()
+    data["problems"] = outcome.problems
+    data["seconds"] = round(outcome.seconds, 2)
+    (outcome.out / "report.html").write_text(render_report(outcome.run, outcome.problems), encoding="utf-8")
+    files = [p.relative_to(outcome.out) for p in outcome.out.rglob("*") if p.is_file()]
+    data["files"] = sorted({str(p) for p in files} | {"run.json"})
+    (outcome.out / "run.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+def run_demo(opts: DemoOptions, console: Console | None = None) -> DemoOutcome:
+    """Run the demo end to end (its own event loop); write ``run.json`` and ``report.html``."""
+    narrator = Narrator(console)
+    outcome = asyncio.run(_run(opts, narrator))
+    outcome.seconds = time.perf_counter() - narrator.start
+    _write(outcome)
+    return outcome

@@ -1,0 +1,97 @@
+"""What one demo run produced: the data behind the terminal story, the HTML report and run.json."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    """One line of the story: ``offset`` seconds after the start, by ``actor``."""
+
+    offset: float
+    actor: str  # "victim", "attacker" or "defender"
+    text: str
+
+
+@dataclass(frozen=True)
+class DrawRecord:
+    """One firmware PRNG output and what it became."""
+
+    index: int
+    purpose: str
+    hex: str
+    used_in: str
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """A key the attacker recovered, and how."""
+
+    session: str
+    name: str
+    hex: str
+    source: str
+
+
+@dataclass(frozen=True)
+class PlaintextPair:
+    """A message the client sent beside what the attacker decrypted."""
+
+    session: str
+    sent: str
+    decrypted: str
+
+
+@dataclass(frozen=True)
+class RecoveryWork:
+    """Cost of one state recovery."""
+
+    session: str
+    candidates: int
+    survivors: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One defender result."""
+
+    tool: str
+    target: str
+    severity: str
+    finding: str
+
+
+@dataclass
+class PhaseResult:
+    """One firmware's half of the demo (backdoored, then patched)."""
+
+    firmware_version: str
+    vpn_decrypted: bool = False
+    backdoor_login: bool = False
+    reason: str = ""
+    login_transcript: str = ""
+    draws: list[DrawRecord] = field(default_factory=list)
+    keys: list[KeyRecord] = field(default_factory=list)
+    plaintext: list[PlaintextPair] = field(default_factory=list)
+    recovery: list[RecoveryWork] = field(default_factory=list)
+
+
+@dataclass
+class DemoRun:
+    """Everything the demo shows."""
+
+    kleptolab_version: str
+    started_at: str
+    scenario: str
+    trapdoor_qx: str
+    backdoored: PhaseResult
+    patched: PhaseResult | None = None
+    timeline: list[TimelineEvent] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict of the whole run."""
+        return asdict(self)

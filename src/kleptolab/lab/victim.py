@@ -1,0 +1,252 @@
+"""One live phase of the demo: boot a gateway from its image and use the VPN through a tap.
+
+:func:`run_live_phase` starts, on loopback and in this order, a syslog
+collector, the protected UDP echo service, the gateway (from the firmware
+image, ephemeral ports), the passive tap in front of its IKE/NAT-T ports, and
+the VPN clients of the scenario, which send recognisable UDP payloads through
+the tunnel.  While the gateway is up the attacker tries the master password
+over SSH.  Everything is torn down (``AsyncExitStack``) before it returns,
+even when a stage fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import random
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kleptolab.lab.backdoor import LoginAttempt, ssh_login
+from kleptolab.lab.scenarios import (
+    ECHO_PORT,
+    PROTECTED_HOST,
+    Scenario,
+    SessionPlan,
+    session_message,
+)
+from kleptolab.lab.syslog import SyslogCollector
+
+__all__ = ["LivePhase", "PhaseError", "SentMessage", "SessionRecord", "run_live_phase"]
+
+Say = Callable[[str, str], None]
+LOOPBACK = "127.0.0.1"
+GATEWAY_HOST = "127.0.0.10"
+"""Where the gateway listens when the system routes all of 127/8 to loopback (Linux), so
+the tap's pcap shows two distinct endpoints; :func:`gateway_host` falls back to 127.0.0.1."""
+
+
+def gateway_host() -> str:
+    """:data:`GATEWAY_HOST` if a socket can bind it here, else ``127.0.0.1``."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind((GATEWAY_HOST, 0))
+        except OSError:
+            return LOOPBACK
+    return GATEWAY_HOST
+
+
+class PhaseError(RuntimeError):
+    """A stage of the live phase failed unexpectedly (the message names the stage)."""
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    """One UDP payload a client sent into the tunnel, its inner flow and whether it came back."""
+
+    payload: bytes
+    src: str
+    sport: int
+    dst: str
+    dport: int
+    echoed: bool
+
+
+@dataclass
+class SessionRecord:
+    """One client session of the phase."""
+
+    index: int
+    vpn: str
+    version: int
+    connected: bool = False
+    error: str = ""
+    messages: list[SentMessage] = field(default_factory=list)
+
+
+@dataclass
+class LivePhase:
+    """What the victim side of one phase left behind."""
+
+    firmware_version: str
+    pcap: Path
+    gateway_ports: dict[str, int]
+    sessions: list[SessionRecord]
+    draws: list[Any]
+    taken: list[Any]
+    event_lines: list[str]
+    syslog_lines: list[str]
+    login: LoginAttempt | None
+    master_password_in_image: str | None
+
+
+def _once(stop: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+    """Wrap an async ``stop`` so that calling it again (from the exit stack) does nothing."""
+    done = False
+
+    async def run() -> None:
+        nonlocal done
+        if not done:
+            done = True
+            await stop()
+
+    return run
+
+
+def gateway_seed(seed: int, phase: str) -> str:
+    """The Dual EC start state for ``phase`` as a 64-digit hex string (never zero)."""
+    import hashlib
+
+    digest = hashlib.sha256(f"kleptolab demo seed {seed} phase {phase}".encode()).digest()
+    return (digest[:-1] + b"\x01").hex()
+
+
+async def _run_session(
+    plan: SessionPlan, index: int, scenario: Scenario, tap_ports: dict[str, int], phase: str,
+    rng: random.Random, say: Say,
+) -> SessionRecord:
+    from kleptolab.device.client import VpnClient
+    from kleptolab.ike.common import SimpleKeySource
+
+    vpn = plan.vpn
+    record = SessionRecord(index, vpn.name, vpn.version)
+    client_rng = random.Random(rng.getrandbits(64))
+    # simultaneous clients are single hosts of the branch network, so each reply finds its
+    # own tunnel (the gateway's IKEv1 responder accepts the narrower selector)
+    host_ts = f"{ipaddress.IPv4Network(vpn.client_ts)[index + 2]}/32" if plan.burst else vpn.client_ts
+    client = VpnClient(
+        LOOPBACK, psk=scenario.psk, ike_port=tap_ports["ike"], natt_port=tap_ports["natt"],
+        version=vpn.version, proposal=vpn.ike_proposal, esp_proposal=vpn.esp_proposal,
+        local_id=vpn.client_id, remote_id=vpn.gateway_id, local_ts=host_ts,
+        remote_ts=vpn.protected_ts, keys=SimpleKeySource(client_rng.randbytes), bind_host=LOOPBACK,
+    )
+    try:
+        await client.connect(timeout=15.0)
+        record.connected = True
+        say("victim", f"session {index + 1}: IKEv{vpn.version} tunnel up ({vpn.ike_proposal} / {vpn.esp_proposal})")
+        for n in range(scenario.messages_per_session):
+            payload = session_message(phase, index, vpn, n)
+            before = len(client.sent)
+            reply = await client.send_udp((PROTECTED_HOST, ECHO_PORT), payload, timeout=5.0)
+            packet = client.sent[before].packet
+            from kleptolab.netpkt import parse_ipv4, parse_udp
+
+            ip = parse_ipv4(packet)
+            udp = parse_udp(ip.payload, ip.src, ip.dst)
+            record.messages.append(
+                SentMessage(payload, ip.src, udp.sport, ip.dst, udp.dport, reply == payload)
+            )
+    except (TimeoutError, ConnectionError, OSError, RuntimeError, ValueError) as exc:
+        record.error = f"{type(exc).__name__}: {exc}"
+        say("victim", f"session {index + 1}: IKEv{vpn.version} failed: {record.error}")
+    finally:
+        await client.close()
+    return record
+
+
+async def run_live_phase(
+    scenario: Scenario, version: str, image: Path, workdir: Path, *, seed: int,
+    master_password: str, login_user: str, say: Say,
+) -> LivePhase:
+    """Run the victim's side of one phase on ``image``; files go to ``workdir``."""
+    from kleptolab.attack.pcapio import PcapWriter
+    from kleptolab.device.config import load_config
+    from kleptolab.device.firmware import parse_image
+    from kleptolab.device.gateway import Gateway
+    from kleptolab.device.services import start_udp_echo
+    from kleptolab.lab.tap import PassiveTap
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    pcap = workdir / f"tap-{version}.pcap"
+    host = gateway_host()
+    rng = random.Random(f"{seed}:{version}")
+    image_info = parse_image(image.read_bytes())
+    sessions: list[SessionRecord] = []
+    login: LoginAttempt | None = None
+    async with AsyncExitStack() as stack:
+        collector = SyslogCollector()
+        await collector.start()
+        stack.push_async_callback(collector.stop)
+        echo_transport, echo_addr = await start_udp_echo(LOOPBACK, 0)
+        stack.callback(echo_transport.close)
+        try:
+            config = load_config(
+                None, firmware=str(image), seed=gateway_seed(seed, version), listen=host,
+                ports={"ike": 0, "natt": 0, "ssh": 0, "telnet": 0},
+                syslog={"target": collector.target, "format": "bsd"},
+                vpn=[v.gateway_table(scenario.psk) for v in scenario.vpns],
+                service=[{"protected": f"{PROTECTED_HOST}:{ECHO_PORT}",
+                          "target": f"{echo_addr[0]}:{echo_addr[1]}"}],
+            )
+            gateway = Gateway(config)
+            await gateway.start()
+        except Exception as exc:
+            raise PhaseError(f"booting the {version} gateway failed: {type(exc).__name__}: {exc}") from exc
+        stop_gateway = _once(gateway.stop)
+        stack.push_async_callback(stop_gateway)
+        ports = dict(gateway.ports)
+        say("victim", f"gateway {version} booted from {image.name}: IKE {host}:{ports['ike']}, "
+                      f"NAT-T :{ports['natt']}, SSH :{ports['ssh']}")
+
+        writer = PcapWriter(pcap)
+        stack.callback(writer.close)
+        tap = PassiveTap(writer, host, {"ike": ports["ike"], "natt": ports["natt"]})
+        tap_ports = await tap.start()
+        stop_tap = _once(tap.stop)
+        stack.push_async_callback(stop_tap)
+        say("victim", f"passive tap inline on :{tap_ports['ike']}/:{tap_ports['natt']}, recording {pcap.name}")
+
+        plans = list(enumerate(scenario.sessions))
+        i = 0
+        while i < len(plans):
+            if plans[i][1].burst:
+                j = i
+                while j < len(plans) and plans[j][1].burst:
+                    j += 1
+                burst = plans[i:j]
+                say("victim", f"burst of {len(burst)} simultaneous connections")
+                sessions += await asyncio.gather(
+                    *(_run_session(p, k, scenario, tap_ports, version, rng, say) for k, p in burst)
+                )
+                i = j
+            else:
+                index, plan = plans[i]
+                sessions.append(await _run_session(plan, index, scenario, tap_ports, version, rng, say))
+                i += 1
+
+        say("attacker", f"SSH to the admin console as {login_user!r} with the master password")
+        login = await ssh_login(host, ports["ssh"], login_user, master_password)
+        if login.accepted:
+            say("attacker", "logged in: `get system` answered "
+                            f"({len(login.output.splitlines())} lines)")
+        else:
+            say("attacker", f"login refused: {login.error}")
+
+        await stop_tap()
+        await stop_gateway()
+        await collector.wait_quiet()
+        queues = gateway.queues
+        draws, taken = list(queues.draws), list(queues.taken)
+        event_lines = list(gateway.event_log.lines())
+    collector.write(workdir / f"syslog-{version}.log")
+    (workdir / f"event-{version}.log").write_text("".join(x + "\n" for x in event_lines), encoding="utf-8")
+    return LivePhase(
+        firmware_version=version, pcap=pcap, gateway_ports=ports, sessions=sessions, draws=draws,
+        taken=taken, event_lines=event_lines, syslog_lines=list(collector.lines), login=login,
+        master_password_in_image=image_info.master_password,
+    )
