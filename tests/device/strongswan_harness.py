@@ -140,6 +140,17 @@ def _wait_for(predicate: object, timeout: float, what: str) -> None:
     raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
 
 
+def _esp_in_capture(pcap: Path) -> int:
+    """ESP packets tcpdump has written so far (a partial last record is ignored)."""
+    from kleptolab.attack.capture import EspPacket, classify_all, read_capture
+
+    try:
+        packets = classify_all(read_capture(pcap).datagrams)
+    except (OSError, ValueError):
+        return 0
+    return sum(isinstance(p, EspPacket) for p in packets)
+
+
 def _strongswan_conf(workdir: Path) -> Path:
     conf = workdir / "strongswan.conf"
     conf.write_text(
@@ -415,7 +426,10 @@ def run_interop(
             result.ping_replies = sum(
                 1 for line in ping.stdout.splitlines() if "bytes from" in line
             )
-        time.sleep(0.3)  # let tcpdump write the last replies
+            # tcpdump drops what it has not written yet when it is stopped, and on a
+            # loaded machine it lags: wait until every echo is on disk.
+            with contextlib.suppress(TimeoutError):
+                _wait_for(lambda: _esp_in_capture(result.pcap) >= 2 * result.ping_replies, 10, "tcpdump")
     finally:
         _stop(charon)
         _stop(gateway)
