@@ -35,7 +35,7 @@ def scan(
     export_yara: Annotated[Path | None, typer.Option("--export-yara", help="Write YARA rules for every constant to FILE.")] = None,
     max_member_mib: Annotated[int, typer.Option(help="Largest archive member to unpack (MiB).")] = 256,
     max_total_mib: Annotated[int, typer.Option(help="Most bytes one input may expand to (MiB).")] = 1024,
-    thorough: Annotated[bool, typer.Option("--thorough", help="Also guarantee binary layouts of the low-entropy primes (slower).")] = False,
+    thorough: Annotated[bool, typer.Option("--thorough/--fast", help="--thorough (default) guarantees every binary layout, the low-entropy primes included; --fast samples those and runs faster.")] = True,
 ) -> None:
     """Find Dual EC constants (P, Q, curve parameters) and backdoor strings in files and archives."""
     from kleptolab.defend.containers import Limits

@@ -388,11 +388,12 @@ def _suppress(hits: list[Hit]) -> list[Hit]:
     return sorted(out.values(), key=lambda h: (h.offset, -h.length))
 
 
-def scan_buffer(buf: Buf, *, thorough: bool = False) -> list[Hit]:
+def scan_buffer(buf: Buf, *, thorough: bool = True) -> list[Hit]:
     """Scan one in-memory or memory-mapped buffer; hits sorted by offset.
 
-    ``thorough`` also guarantees the binary layouts of the low-entropy curve
-    parameters (P-256 p, a, n; P-384 p, a) at some cost in speed.
+    ``thorough`` (the default) also guarantees the binary layouts of the
+    low-entropy curve parameters (P-256 p, a, n; P-384 p, a); ``False``
+    samples them for speed.
     """
     if len(buf) == 0:
         return []

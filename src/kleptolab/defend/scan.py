@@ -108,7 +108,7 @@ def _split(location: str, top: str) -> str | None:
     return None if location == top else location[len(top) + 2 :]
 
 
-def scan_bytes(name: str, data: Buf, *, engine: str = "python", thorough: bool = False,
+def scan_bytes(name: str, data: Buf, *, engine: str = "python", thorough: bool = True,
                limits: Limits | None = None, result: ScanResult | None = None) -> ScanResult:
     """Scan one buffer (and the containers in it) as if it were the file ``name``."""
     out = result if result is not None else ScanResult()
@@ -121,7 +121,7 @@ def scan_bytes(name: str, data: Buf, *, engine: str = "python", thorough: bool =
     return out
 
 
-def scan_paths(paths: Iterable[Path | str], *, engine: str = "python", thorough: bool = False,
+def scan_paths(paths: Iterable[Path | str], *, engine: str = "python", thorough: bool = True,
                limits: Limits | None = None,
                on_file: Callable[[Path, int], None] | None = None) -> ScanResult:
     """Scan every file under ``paths``; ``on_file(path, size)`` is called after each file."""
