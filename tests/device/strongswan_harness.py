@@ -65,6 +65,8 @@ class InteropCase:
     esp: str
     gw_ike: str  # ScreenOS proposal names
     gw_esp: str
+    auth: str = "psk"  # or "rsa": certificates from `kleptolab pki init` on both sides
+    gw_remote_ts: str = f"{CLIENT_HOST}/32"  # wider than strongSwan's /32 to exercise narrowing
 
 
 IKEV1_3DES = InteropCase(
@@ -82,6 +84,26 @@ IKEV2_AES = InteropCase(
     "aes128-sha1",
     "pre-g14-aes128-sha-256",
     "nopfs-esp-aes128-sha",
+)
+IKEV1_RSA = InteropCase(
+    "ikev1-mm-rsa-3des-sha1-modp1024",
+    1,
+    "3des-sha1-modp1024",
+    "3des-sha1-modp1024",
+    "rsa-g2-3des-sha",
+    "g2-esp-3des-sha",
+    auth="rsa",
+    gw_remote_ts="203.0.113.0/24",
+)
+IKEV2_RSA = InteropCase(
+    "ikev2-rsa-aes128-sha256-modp2048",
+    2,
+    "aes128-sha256-modp2048",
+    "aes128-sha1",
+    "rsa-g14-aes128-sha-256",
+    "nopfs-esp-aes128-sha",
+    auth="rsa",
+    gw_remote_ts="203.0.113.0/24",
 )
 
 
@@ -183,7 +205,7 @@ def _strongswan_conf(workdir: Path) -> Path:
   }}
 }}
 swanctl {{
-  load = pem pkcs1 x509 revocation constraints pubkey openssl random
+  load = pem pkcs1 pkcs8 x509 revocation constraints pubkey openssl random
 }}
 """
     )
@@ -192,6 +214,19 @@ swanctl {{
 
 def _swanctl_conf(workdir: Path, case: InteropCase) -> Path:
     conf = workdir / "swanctl.conf"
+    pki = workdir / "pki"
+    if case.auth == "rsa":
+        local = f"auth = pubkey\n            certs = {pki / 'client.crt'}"
+        remote = f"auth = pubkey\n             cacerts = {pki / 'ca.crt'}"
+        private = workdir / "private"  # swanctl --file loads keys from <conf dir>/private only
+        private.mkdir(parents=True, exist_ok=True)
+        shutil.copy(pki / "client.key.pem", private / "client.key.pem")
+        secret = ""
+    else:
+        local, remote = "auth = psk", "auth = psk"
+        secret = f"""ike-1 {{ id-a = gw.example
+          id-b = client.example
+          secret = "{PSK}" }}"""
     conf.write_text(
         f"""connections {{
   c {{
@@ -200,9 +235,9 @@ def _swanctl_conf(workdir: Path, case: InteropCase) -> Path:
     local_addrs = {CL_ADDR}
     remote_addrs = {GW_ADDR}
     proposals = {case.ike}
-    local {{ auth = psk
+    local {{ {local}
             id = client.example }}
-    remote {{ auth = psk
+    remote {{ {remote}
              id = gw.example }}
     children {{
       net {{ local_ts = {CLIENT_HOST}/32
@@ -213,9 +248,7 @@ def _swanctl_conf(workdir: Path, case: InteropCase) -> Path:
   }}
 }}
 secrets {{
-  ike-1 {{ id-a = gw.example
-          id-b = client.example
-          secret = "{PSK}" }}
+  {secret}
 }}
 """
     )
@@ -304,7 +337,13 @@ def run_interop(
         )
         _wait_for(lambda: b"listening on" in (workdir / "tcpdump.err").read_bytes(), 10, "tcpdump")
         ready = workdir / "gateway.ready"
+        if case.auth == "rsa":
+            from kleptolab.device.pki import init_pki
+
+            init_pki(workdir / "pki", overwrite=True)
         gw_config = {
+            "auth": case.auth,
+            "remote_ts": case.gw_remote_ts,
             "version": case.version,
             "ike": case.gw_ike,
             "esp": case.gw_esp,
@@ -357,7 +396,7 @@ def run_interop(
         _wait_for(lambda: vici.exists() or charon.poll() is not None, 15, "charon's vici socket")
         env_conf = f"STRONGSWAN_CONF={conf}"
         uri = f"unix://{vici}"
-        _sh(
+        loaded = _sh(
             "ip",
             "netns",
             "exec",
@@ -371,6 +410,7 @@ def run_interop(
             "--uri",
             uri,
         )
+        (workdir / "swanctl-load.out").write_text(loaded.stdout + loaded.stderr)
         init = _sh(
             "ip",
             "netns",
@@ -480,7 +520,7 @@ def _peer(cfg: dict[str, Any]) -> PeerConfig:
         ike_proposals=(parse_ike_proposal(cfg["ike"]),),
         child_proposals=(parse_child_proposal(cfg["esp"]),),
         local_ts=ipaddress.IPv4Network(f"{PROTECTED_HOST}/32"),
-        remote_ts=ipaddress.IPv4Network(f"{CLIENT_HOST}/32"),
+        remote_ts=ipaddress.IPv4Network(cfg.get("remote_ts", f"{CLIENT_HOST}/32")),
         psk=PSK.encode(),
     )
 
@@ -493,6 +533,13 @@ async def _start_gateway(cfg: dict[str, Any], trapdoor: Trapdoor, workdir: Path)
 
     image = workdir / "firmware-6.3.0r20.bin"
     image.write_bytes(build_image("6.3.0r20", trapdoor_q=trapdoor.q))
+    pki = workdir / "pki"
+    auth: dict[str, str] = (
+        {"auth": "rsa-sig", "private_key": str(pki / "gw.key.pem"),
+         "certificate": str(pki / "gw.crt"), "trusted_ca": str(pki / "ca.crt")}
+        if cfg.get("auth") == "rsa"
+        else {"psk": PSK}
+    )
     config = parse_config(
         {
             "firmware": str(image),
@@ -503,13 +550,13 @@ async def _start_gateway(cfg: dict[str, Any], trapdoor: Trapdoor, workdir: Path)
                 {
                     "name": "strongswan",
                     "version": cfg["version"],
-                    "psk": PSK,
+                    **auth,
                     "local_id": "gw.example",
                     "remote_id": "client.example",
                     "ike_proposals": [cfg["ike"]],
                     "child_proposals": [cfg["esp"]],
                     "local_ts": f"{PROTECTED_HOST}/32",
-                    "remote_ts": f"{CLIENT_HOST}/32",
+                    "remote_ts": cfg.get("remote_ts", f"{CLIENT_HOST}/32"),
                 }
             ],
         }

@@ -8,6 +8,8 @@ nonce in the capture breaks with the lab trapdoor and predicts its DH value.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from kleptolab.attack.capture import EspPacket, IkePacket, classify_all, read_capture
@@ -15,7 +17,17 @@ from kleptolab.drbg.trapdoor import load_trapdoor
 from kleptolab.ike.dh import group_by_number
 from kleptolab.ike.wire import iter_payloads
 
-from .strongswan_harness import GW_ADDR, InteropResult, strongswan_ikev1, strongswan_ikev2
+from .strongswan_harness import (
+    GW_ADDR,
+    IKEV1_RSA,
+    IKEV2_RSA,
+    InteropCase,
+    InteropResult,
+    interop_skip_reason,
+    run_interop,
+    strongswan_ikev1,
+    strongswan_ikev2,
+)
 from .test_vpn_dualec import predict_dh, responder_ke_nonce
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
@@ -80,3 +92,19 @@ def test_ikev2_psk_aes128_sha256_modp2048(strongswan_ikev2: InteropResult) -> No
     assert strongswan_ikev2.trapdoor is not None
     step = predict_dh(nonce, ke, load_trapdoor(strongswan_ikev2.trapdoor), group_by_number(14))
     assert step is not None, "the 6.3.0r20 gateway's nonce did not reveal its DH value"
+
+
+@pytest.mark.parametrize("case", [IKEV1_RSA, IKEV2_RSA], ids=["ikev1-main-mode", "ikev2"])
+def test_rsa_certificates_and_a_client_host_inside_the_configured_network(
+    case: InteropCase, tmp_path: Path
+) -> None:
+    """`kleptolab pki init` credentials on both sides; the gateway allows 203.0.113.0/24 and
+    accepts strongSwan's 203.0.113.1/32 (IKEv1: as proposed; IKEv2: narrowed to it)."""
+    reason = interop_skip_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    result = run_interop(tmp_path / case.name, case)
+    _check_tunnel(result, case.version)
+    log = result.charon_log.read_text()
+    assert "authentication of 'gw.example' with RSA" in log, log[-3000:]
+    assert "203.0.113.1/32 === 198.51.100.1/32" in result.initiate_output + result.sas_output

@@ -16,6 +16,7 @@ import os
 import time
 from dataclasses import dataclass
 
+from kleptolab.device.pki import RsaCredentials, certificate_der, check_credentials, private_key_pem
 from kleptolab.device.proposals import parse_child_proposal, parse_ike_proposal
 from kleptolab.device.vpn_core import (
     IKE_PORT,
@@ -30,7 +31,14 @@ from kleptolab.device.vpn_core import (
     VpnCore,
     VpnEvent,
 )
-from kleptolab.ike.common import ChildSaKeys, ExchangeFailed, KeySource, PeerConfig, SimpleKeySource
+from kleptolab.ike.common import (
+    AuthMethod,
+    ChildSaKeys,
+    ExchangeFailed,
+    KeySource,
+    PeerConfig,
+    SimpleKeySource,
+)
 from kleptolab.netpkt import (
     PROTO_ICMP,
     PROTO_UDP,
@@ -56,6 +64,28 @@ class SentRecord:
     when: float
 
 
+def _rsa_credentials(
+    psk: bytes | None,
+    key: bytes | None,
+    cert: bytes | None,
+    ca: bytes | None,
+    local_id: str,
+) -> RsaCredentials | None:
+    if key is None and cert is None and ca is None:
+        if psk is None:
+            raise ValueError("give psk, or private_key, certificate and trusted_ca")
+        return None
+    if psk is not None:
+        raise ValueError("give psk or RSA credentials, not both")
+    if key is None or cert is None or ca is None:
+        raise ValueError("RSA signatures need private_key, certificate and trusted_ca")
+    creds = RsaCredentials(
+        private_key_pem(key), certificate_der(cert), certificate_der(ca, "trusted CA")
+    )
+    check_credentials(creds.key_pem, creds.cert_der, local_id, "client credentials")
+    return creds
+
+
 class _ClientProtocol(asyncio.DatagramProtocol):
     def __init__(self, client: VpnClient, role: int) -> None:
         self._client = client
@@ -66,18 +96,26 @@ class _ClientProtocol(asyncio.DatagramProtocol):
 
 
 class VpnClient:
-    """A PSK IKEv1 (Main/Aggressive) or IKEv2 initiator with an ESP tunnel to one gateway."""
+    """An IKEv1 (Main/Aggressive) or IKEv2 initiator with an ESP tunnel to one gateway.
+
+    It authenticates with ``psk`` or with RSA signatures (``private_key``,
+    ``certificate`` naming ``local_id``, and the ``trusted_ca`` that issued the
+    gateway's certificate; PEM or DER bytes).  ``proposal`` defaults to
+    ``pre-g2-3des-sha`` or ``rsa-g2-3des-sha`` accordingly.  Inner packets
+    come from ``source`` (default: the first address of ``local_ts``).
+    ``ValueError`` for inconsistent arguments.
+    """
 
     def __init__(
         self,
         server: str,
         *,
-        psk: bytes,
+        psk: bytes | None = None,
         ike_port: int = IKE_PORT,
         natt_port: int = NATT_PORT,
         version: int = 1,
         aggressive: bool = False,
-        proposal: str = "pre-g2-3des-sha",
+        proposal: str | None = None,
         esp_proposal: str = "g2-esp-3des-sha",
         local_id: str = "client.example",
         remote_id: str = "gw.example",
@@ -85,24 +123,40 @@ class VpnClient:
         remote_ts: str = "198.51.100.0/24",
         keys: KeySource | None = None,
         bind_host: str = "0.0.0.0",
+        private_key: bytes | None = None,
+        certificate: bytes | None = None,
+        trusted_ca: bytes | None = None,
+        source: str | None = None,
     ) -> None:
         if version not in (1, 2):
             raise ValueError(f"IKE version must be 1 or 2, got {version}")
+        rsa = _rsa_credentials(psk, private_key, certificate, trusted_ca, local_id)
+        ike = parse_ike_proposal(proposal or ("rsa-g2-3des-sha" if rsa else "pre-g2-3des-sha"))
+        if (ike.auth is AuthMethod.RSA_SIG) != (rsa is not None):
+            raise ValueError(
+                f"proposal {proposal!r} does not fit the credentials: 'pre-...' proposals take a "
+                "psk, 'rsa-...' proposals a private key, certificate and trusted CA"
+            )
         self.config = PeerConfig(
             name=CONFIG_NAME,
             version=version,
             local_id=local_id,
             remote_id=remote_id,
-            ike_proposals=(parse_ike_proposal(proposal),),
+            ike_proposals=(ike,),
             child_proposals=(parse_child_proposal(esp_proposal),),
             local_ts=ipaddress.IPv4Network(local_ts),
             remote_ts=ipaddress.IPv4Network(remote_ts),
             psk=psk,
             aggressive=aggressive,
+            rsa_key_pem=rsa.key_pem if rsa else None,
+            certificate_der=rsa.cert_der if rsa else None,
+            trusted_ca_der=rsa.ca_der if rsa else None,
         )
         self.server: Address = (server, ike_port)
         self.natt_port = natt_port
-        self.source = str(self.config.local_ts.network_address)
+        self.source = source or str(self.config.local_ts.network_address)
+        if ipaddress.IPv4Address(self.source) not in self.config.local_ts:
+            raise ValueError(f"source {self.source} is outside local_ts {self.config.local_ts}")
         self.log = MemoryLog()
         self.core = VpnCore(
             [self.config], keys or SimpleKeySource(os.urandom), log=self.log, local=(bind_host, 0)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from kleptolab.ui import console, fail
+
+DEFAULT_PSK = "not-a-real-secret"
 
 
 async def _run(
@@ -17,9 +20,12 @@ async def _run(
     natt_port: int,
     version: int,
     aggressive: bool,
-    proposal: str,
+    proposal: str | None,
     esp_proposal: str,
-    psk: str,
+    psk: str | None,
+    cert: Path | None,
+    key: Path | None,
+    ca: Path | None,
     local_id: str,
     remote_id: str,
     local_ts: str,
@@ -30,10 +36,21 @@ async def _run(
     timeout: float,
 ) -> int:
     from kleptolab.device.client import VpnClient
+    from kleptolab.device.pki import load_credentials
 
+    rsa = None
+    if cert is not None or key is not None or ca is not None:
+        if cert is None or key is None or ca is None:
+            raise ValueError("RSA signatures need all of --cert, --key and --ca")
+        if psk is not None:
+            raise ValueError("give --psk or --cert/--key/--ca, not both")
+        rsa = load_credentials(key, cert, ca, local_id)
     client = VpnClient(
         server,
-        psk=psk.encode(),
+        psk=None if rsa else (psk or DEFAULT_PSK).encode(),
+        private_key=rsa.key_pem if rsa else None,
+        certificate=rsa.cert_der if rsa else None,
+        trusted_ca=rsa.ca_der if rsa else None,
         ike_port=ike_port,
         natt_port=natt_port,
         version=version,
@@ -101,13 +118,29 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option(help="IKEv1 Aggressive Mode instead of Main Mode.")
         ] = False,
         proposal: Annotated[
-            str, typer.Option(help="Phase-1 proposal (ScreenOS name).")
-        ] = "pre-g2-3des-sha",
+            str | None,
+            typer.Option(
+                help="Phase-1 proposal (ScreenOS name; default pre-g2-3des-sha, "
+                "or rsa-g2-3des-sha with --cert)."
+            ),
+        ] = None,
         esp_proposal: Annotated[
             str,
             typer.Option(help="Phase-2 proposal (ScreenOS name; 'nopfs-esp-...' disables PFS)."),
         ] = "g2-esp-3des-sha",
-        psk: Annotated[str, typer.Option(help="Pre-shared key.")] = "not-a-real-secret",
+        psk: Annotated[
+            str | None, typer.Option(help=f"Pre-shared key (default {DEFAULT_PSK!r}).")
+        ] = None,
+        cert: Annotated[
+            Path | None,
+            typer.Option(help="Our certificate (PEM/DER) for RSA signatures (kleptolab pki init)."),
+        ] = None,
+        key: Annotated[
+            Path | None, typer.Option(help="Our RSA private key (PEM/DER, unencrypted).")
+        ] = None,
+        ca: Annotated[
+            Path | None, typer.Option(help="CA certificate that issued the gateway's certificate.")
+        ] = None,
         local_id: Annotated[str, typer.Option(help="Our IKE identity.")] = "client.example",
         remote_id: Annotated[str, typer.Option(help="The gateway's IKE identity.")] = "gw.example",
         local_ts: Annotated[
@@ -126,7 +159,8 @@ def register(app: typer.Typer) -> None:
             float, typer.Option(help="Seconds to wait for the tunnel and each reply.")
         ] = 5.0,
     ) -> None:
-        """Connect to a gateway as a VPN initiator, send inner UDP messages and pings, print the replies."""
+        """Connect to a gateway as a VPN initiator (PSK, or RSA signatures with --cert/--key/--ca),
+        send inner UDP messages and pings, print the replies."""
         if version not in (1, 2):
             fail(f"--ike-version must be 1 or 2, got {version}")
         try:
@@ -140,6 +174,9 @@ def register(app: typer.Typer) -> None:
                     proposal=proposal,
                     esp_proposal=esp_proposal,
                     psk=psk,
+                    cert=cert,
+                    key=key,
+                    ca=ca,
                     local_id=local_id,
                     remote_id=remote_id,
                     local_ts=local_ts,

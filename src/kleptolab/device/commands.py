@@ -63,7 +63,10 @@ async def _serve(gateway: Any, run_for: float | None, show_events: bool) -> None
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``kleptolab gateway`` to ``app``."""
+    """Add ``kleptolab gateway`` and the ``kleptolab pki`` group to ``app``."""
+    from kleptolab.device.pki_commands import register as register_pki
+
+    register_pki(app)
 
     @app.command()
     def gateway(

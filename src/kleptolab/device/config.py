@@ -10,9 +10,15 @@ A file only needs the keys it changes; every table and key is optional::
     [prng]     one_stage_rng = false, bn2bin_quirk = true
     [[admin]]  name = "netscreen", password = "netscreen"     # or password_hash = "scrypt$..."
     [[vpn]]    name = "lab-ikev1", version = 1, psk = "...", ike_proposals = ["pre-g2-3des-sha"], ...
+    [[vpn]]    name = "lab-rsa", auth = "rsa-sig", private_key = "gw.key.pem", certificate = "gw.crt",
+               trusted_ca = "ca.crt", ike_proposals = ["rsa-g2-3des-sha"], ...   # kleptolab pki init
     [[service]] protected = "10.1.0.10:7", target = "127.0.0.1:7007"
 
 If the file has ``[[admin]]`` or ``[[vpn]]`` tables they replace the defaults.
+A VPN authenticates with ``auth = "psk"`` (needs ``psk``, ``pre-*`` proposals) or
+``auth = "rsa-sig"`` (needs ``private_key``, ``certificate`` (ours, naming
+``local_id``) and ``trusted_ca``, PEM or DER files relative to the config file,
+and ``rsa-*`` proposals); without ``auth`` the proposals' prefix decides.
 Errors raise :class:`ConfigError` naming the key.
 """
 
@@ -27,8 +33,9 @@ from typing import Any
 
 from kleptolab.device.console.accounts import AdminAccount, hash_password
 from kleptolab.device.eventlog import SyslogFormat, parse_syslog_target
+from kleptolab.device.pki import RSA_FILE_KEYS, PkiError, RsaCredentials, read_vpn_credentials
 from kleptolab.device.proposals import parse_child_proposal, parse_ike_proposal
-from kleptolab.ike.common import PeerConfig
+from kleptolab.ike.common import AuthMethod, IkeProposal, PeerConfig
 
 __all__ = [
     "DEFAULT_CONFIG_TOML",
@@ -198,7 +205,35 @@ def _admin(table: dict[str, Any], where: str) -> AdminAccount:
         raise ConfigError(f"{where}: {exc}") from None
 
 
-def _vpn(table: dict[str, Any], where: str) -> VpnSettings:
+_AUTH = {"psk": AuthMethod.PSK, "rsa-sig": AuthMethod.RSA_SIG}
+
+
+def _auth(
+    table: dict[str, Any], where: str, names: tuple[str, ...], ike: tuple[IkeProposal, ...]
+) -> AuthMethod:
+    text = _get(table, "auth", str, where, None)
+    if text is None:
+        methods = {p.auth for p in ike}
+        if len(methods) > 1:
+            raise ConfigError(
+                f"{where}ike_proposals: mixes 'pre-' and 'rsa-' proposals; "
+                "set auth = 'psk' or 'rsa-sig' and use one kind"
+            )
+        return methods.pop()
+    if text not in _AUTH:
+        raise ConfigError(f"{where}auth: must be 'psk' or 'rsa-sig', got {text!r}")
+    method = _AUTH[text]
+    for name, proposal in zip(names, ike, strict=True):
+        if proposal.auth is not method:
+            prefix = "rsa" if method is AuthMethod.RSA_SIG else "pre"
+            raise ConfigError(
+                f"{where}ike_proposals: {name!r} does not authenticate with {text} "
+                f"(auth = {text!r} takes '{prefix}-...' proposals)"
+            )
+    return method
+
+
+def _vpn(table: dict[str, Any], where: str, base: Path) -> VpnSettings:
     def need(key: str, kind: type) -> Any:
         value = _get(table, key, kind, where, None)
         if value is None:
@@ -220,10 +255,26 @@ def _vpn(table: dict[str, Any], where: str) -> VpnSettings:
     if version not in (1, 2):
         raise ConfigError(f"{where}version: must be 1 or 2, got {version}")
     psk = _get(table, "psk", str, where, None)
+    local_id = need("local_id", str)
+    rsa: RsaCredentials | None = None
+    if _auth(table, where, ike_names, ike) is AuthMethod.PSK:
+        if psk is None:
+            raise ConfigError(f"{where}psk: missing (auth = 'psk')")
+        extra = [k for k in RSA_FILE_KEYS if k in table]
+        if extra:
+            raise ConfigError(f"{where}{extra[0]}: only used with auth = 'rsa-sig'")
+    else:
+        if psk is not None:
+            raise ConfigError(f"{where}psk: not used with auth = 'rsa-sig'; remove it")
+        names = {k: _get(table, k, str, where, None) for k in RSA_FILE_KEYS}
+        try:
+            rsa = read_vpn_credentials(names, base, local_id)
+        except PkiError as exc:
+            raise ConfigError(f"{where}{exc}") from None
     peer = PeerConfig(
         name=need("name", str),
         version=version,
-        local_id=need("local_id", str),
+        local_id=local_id,
         remote_id=need("remote_id", str),
         ike_proposals=ike,
         child_proposals=child,
@@ -231,6 +282,9 @@ def _vpn(table: dict[str, Any], where: str) -> VpnSettings:
         remote_ts=remote_ts,
         psk=psk.encode() if psk is not None else None,
         aggressive=_get(table, "aggressive", bool, where, False),
+        rsa_key_pem=rsa.key_pem if rsa else None,
+        certificate_der=rsa.cert_der if rsa else None,
+        trusted_ca_der=rsa.ca_der if rsa else None,
         nat_t=_get(table, "nat_t", bool, where, True),
     )
     enabled = _get(table, "enabled", bool, where, True)
@@ -305,7 +359,9 @@ def parse_config(data: dict[str, Any], *, base_dir: Path | None = None) -> Gatew
         ),
         hash_chain=_get(d, "hash_chain", bool, "", True),
         admins=tuple(_admin(t, f"admin[{i}].") for i, t in enumerate(_get(d, "admin", list, "", []))),
-        vpns=tuple(_vpn(t, f"vpn[{i}].") for i, t in enumerate(_get(d, "vpn", list, "", []))),
+        vpns=tuple(
+            _vpn(t, f"vpn[{i}].", base) for i, t in enumerate(_get(d, "vpn", list, "", []))
+        ),
         services=tuple(
             (_address(str(t.get("protected", "")), f"service[{i}].protected"),
              _address(str(t.get("target", "")), f"service[{i}].target"))

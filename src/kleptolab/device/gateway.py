@@ -307,11 +307,15 @@ class Gateway:
             peer = v.peer
             mode = "" if peer.version == 2 else ("Aggressive " if peer.aggressive else "Main ")
             version = "ikev2 " if peer.version == 2 else ""
+            rsa = peer.certificate_der is not None
+            auth = "" if rsa else 'preshare "********" '
             lines.append(
                 f'set ike gateway {version}"{peer.name}" address {peer.remote_id} {mode}'
-                f'outgoing-interface "untrust" preshare "********" proposal '
+                f'outgoing-interface "untrust" {auth}proposal '
                 + " ".join(f'"{n}"' for n in v.ike_proposal_names or map(screenos_name, peer.ike_proposals))
             )
+            if rsa:
+                lines.append(f'set ike gateway {version}"{peer.name}" cert peer-cert-type x509-sig')
             lines.append(
                 f'set vpn "{peer.name}" gateway "{peer.name}" no-replay tunnel idletime 0 proposal '
                 + " ".join(f'"{n}"' for n in v.child_proposal_names or map(screenos_name, peer.child_proposals))

@@ -5,11 +5,19 @@ and holds the (outbound, inbound) :class:`~kleptolab.esp.sa.EspSa` pair built
 from the negotiated :class:`~kleptolab.ike.common.ChildSaKeys`.  Inbound
 packets must fall inside the child SA's traffic selectors (source in the
 peer's, destination in ours), or they are refused.
+
+Outbound routing when several SAs match an inner packet: the most specific
+negotiated selectors win (longest remote prefix, then longest local
+prefix); among equals, the SA on which that destination's traffic last
+arrived (a bounded table of the last inbound SA per inner source address),
+else the newest SA.  So two clients narrowed to /32s inside one configured
+/24, or two clients using the very same selector, each get their own replies.
 """
 
 from __future__ import annotations
 
 import ipaddress
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -35,14 +43,21 @@ class Tunnel:
 
 
 class TunnelTable:
-    """Tunnels by inbound SPI, newest last."""
+    """Tunnels by inbound SPI, newest last; ``max_sources`` bounds the last-inbound table."""
 
-    def __init__(self, esp_random: Callable[[int], bytes], clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        esp_random: Callable[[int], bytes],
+        clock: Callable[[], float],
+        max_sources: int = 4096,
+    ) -> None:
         self._random = esp_random
         self._clock = clock
         self._by_spi: dict[bytes, Tunnel] = {}
         self._all: list[Tunnel] = []
         self._count = 0
+        self._last_in: OrderedDict[ipaddress.IPv4Address, Tunnel] = OrderedDict()
+        self._max_sources = max_sources
 
     @property
     def tunnels(self) -> list[Tunnel]:
@@ -73,16 +88,31 @@ class TunnelTable:
         if src not in tunnel.child.remote_ts or dst not in tunnel.child.local_ts:
             raise TunnelError(f"inner packet {ip.src} -> {ip.dst} outside the tunnel's selectors")
         tunnel.esp_remote = remote
+        self._last_in[src] = tunnel
+        self._last_in.move_to_end(src)
+        while len(self._last_in) > self._max_sources:
+            self._last_in.popitem(last=False)
         return tunnel, packet
 
     def encapsulate(self, packet: bytes) -> tuple[Tunnel, bytes]:
-        """Protect an inner IPv4 packet with the newest tunnel whose selectors match it."""
+        """Protect an inner IPv4 packet with the tunnel :meth:`route` picks for it."""
         ip = parse_ipv4(packet)
-        src, dst = ipaddress.IPv4Address(ip.src), ipaddress.IPv4Address(ip.dst)
-        for tunnel in reversed(self._all):
-            if dst in tunnel.child.remote_ts and src in tunnel.child.local_ts:
-                return tunnel, tunnel.outbound.encapsulate(packet)
-        raise TunnelError(f"no tunnel for inner packet {ip.src} -> {ip.dst}")
+        tunnel = self.route(ipaddress.IPv4Address(ip.src), ipaddress.IPv4Address(ip.dst))
+        if tunnel is None:
+            raise TunnelError(f"no tunnel for inner packet {ip.src} -> {ip.dst}")
+        return tunnel, tunnel.outbound.encapsulate(packet)
+
+    def route(self, src: ipaddress.IPv4Address, dst: ipaddress.IPv4Address) -> Tunnel | None:
+        """The tunnel for an inner packet ``src`` -> ``dst`` (see the module docstring), or None."""
+        matching = [t for t in self._all if dst in t.child.remote_ts and src in t.child.local_ts]
+        if not matching:
+            return None
+        best = max((t.child.remote_ts.prefixlen, t.child.local_ts.prefixlen) for t in matching)
+        tied = [
+            t for t in matching if (t.child.remote_ts.prefixlen, t.child.local_ts.prefixlen) == best
+        ]
+        last = self._last_in.get(dst)
+        return last if any(last is t for t in tied) else tied[-1]
 
     def remove(self, owner: bytes, spis: set[bytes] | None = None) -> int:
         """Remove the owner's tunnels (only those with an SPI in ``spis`` if given); return how many."""
@@ -91,18 +121,23 @@ class TunnelTable:
             for t in self._all
             if t.owner == owner and (spis is None or {t.child.spi_in, t.child.spi_out} & spis)
         ]
-        for tunnel in doomed:
-            self._all.remove(tunnel)
-            self._by_spi.pop(tunnel.child.spi_in, None)
+        self._drop(doomed)
         return len(doomed)
 
     def expire(self) -> list[Tunnel]:
         """Remove and return the tunnels whose lifetime is over."""
         done = [t for t in self._all if self.life_left(t) == 0]
-        for tunnel in done:
+        self._drop(done)
+        return done
+
+    def _drop(self, tunnels: list[Tunnel]) -> None:
+        for tunnel in tunnels:
             self._all.remove(tunnel)
             self._by_spi.pop(tunnel.child.spi_in, None)
-        return done
+        if tunnels:
+            gone = {id(t) for t in tunnels}
+            for src in [s for s, t in self._last_in.items() if id(t) in gone]:
+                del self._last_in[src]
 
     def life_left(self, tunnel: Tunnel) -> int:
         """Seconds of the tunnel's lifetime left."""

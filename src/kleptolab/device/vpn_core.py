@@ -173,7 +173,7 @@ class VpnCore:
         )
 
     def send_inner(self, packet: bytes) -> bool:
-        """Encapsulate an inner IPv4 packet into the newest tunnel whose selectors match it."""
+        """Encapsulate an inner IPv4 packet into its tunnel (see :meth:`TunnelTable.route`)."""
         try:
             tunnel, esp = self._tunnels.encapsulate(packet)
         except ValueError as exc:
@@ -331,7 +331,9 @@ class VpnCore:
                 slot.established = True
                 slot.spi_r = event.spi_r
                 slot.expires = self._clock() + event.proposal.lifetime
-                slot.config_name = slot.config_name or _config_for(self.configs, event.peer_id)
+                slot.config_name = slot.config_name or _config_for(
+                    self.configs, slot.engine, event.peer_id
+                )
                 slot.mode = (
                     "IKEv2"
                     if event.version == 2
@@ -403,5 +405,9 @@ def _outgoing(engine: IkeEndpoint) -> list[bytes]:
     return list(engine.outgoing())
 
 
-def _config_for(configs: Sequence[PeerConfig], peer_id: str) -> str:
+def _config_for(configs: Sequence[PeerConfig], engine: IkeEndpoint, peer_id: str) -> str:
+    """The config the engine chose (several may name the same peer), else the first naming it."""
+    chosen = getattr(engine, "config", None)
+    if isinstance(chosen, PeerConfig):
+        return chosen.name
     return next((c.name for c in configs if c.remote_id == peer_id), peer_id)

@@ -321,6 +321,21 @@ def test_quick_mode_rejects_unacceptable_selectors() -> None:
     )
 
 
+def test_quick_mode_accepts_a_subset_of_the_configured_selectors() -> None:
+    """IKEv1 has no narrowing: the responder takes IDci/IDcr inside its policy as proposed."""
+    ci, cr = configs()
+    host, half = ipaddress.IPv4Network("10.1.2.3/32"), ipaddress.IPv4Network("10.2.128.0/17")
+    i, r = pair(replace(ci, local_ts=host, remote_ts=half), cr)
+    ev_i, ev_r = pump(i, r)
+    (c_i,), (c_r,) = r.children, i.children
+    assert (c_i.remote_ts, c_i.local_ts) == (host, half) == (c_r.local_ts, c_r.remote_ts)
+    assert not [e for e in ev_i + ev_r if isinstance(e, ExchangeFailed)]
+    # ...but a proposal reaching beyond the policy is still refused (no narrowing in IKEv1).
+    i, r = pair(replace(ci, local_ts=ipaddress.IPv4Network("10.0.0.0/8")), cr)
+    _, ev_r = pump(i, r)
+    assert not r.children and ev_r[-1].notify == Notify.INVALID_ID_INFORMATION  # type: ignore[union-attr]
+
+
 def test_dpd_is_answered() -> None:
     ci, cr = configs()
     i, r = pair(ci, cr)

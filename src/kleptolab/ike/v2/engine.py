@@ -20,6 +20,7 @@ KeySource draw order:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from kleptolab.ike.common import (
@@ -34,6 +35,7 @@ from kleptolab.ike.common import (
 )
 from kleptolab.ike.dh import DhGroup, group_by_number
 from kleptolab.ike.v2.auth import (
+    METHOD_IDS,
     AuthenticationFailed,
     certreq_for,
     check_auth,
@@ -51,7 +53,6 @@ from kleptolab.ike.v2.negotiation import (
     child_sa_payload,
     chosen_child,
     chosen_ike,
-    covered,
     id_matches,
     identity_for,
     identity_text,
@@ -59,7 +60,6 @@ from kleptolab.ike.v2.negotiation import (
     ike_sa_payload,
     select_child,
     select_ike,
-    selector_for,
 )
 from kleptolab.ike.v2.payloads import (
     AnyPayload,
@@ -73,6 +73,7 @@ from kleptolab.ike.v2.payloads import (
     NotifyPayload,
 )
 from kleptolab.ike.v2.proposals import Proposal, SaPayload
+from kleptolab.ike.v2.selectors import answered_selectors, narrowed_selectors, selector_payloads
 from kleptolab.ike.v2.session import (
     ZERO_SPI,
     Ikev2Session,
@@ -112,15 +113,15 @@ class _Ikev2Endpoint(Ikev2Session):
         keys = self.ike_keys.as_dict() | {"g^ir": self._shared, "Ni": self._ni, "Nr": self._nr}
         return IkeSaEstablished(self.spi_i, self.spi_r, 2, identity_text(*peer), self.proposal, keys)
 
-    def _auth_method(self, config: PeerConfig) -> AuthMethod:
+    def _auth_method(self, config: PeerConfig, peer_kind: int | None = None) -> AuthMethod:
+        """The method of ``config``'s proposal with the chosen transforms (the one the peer used first)."""
         assert self.proposal is not None
-        for p in config.ike_proposals:
-            if (p.encr, p.key_size, p.integ, p.prf, p.dh_group) == (
-                self.proposal.encr, self.proposal.key_size, self.proposal.integ,
-                self.proposal.prf, self.proposal.dh_group,
-            ):
-                return p.auth
-        return config.ike_proposals[0].auth
+        chosen = (self.proposal.encr, self.proposal.key_size, self.proposal.integ,
+                  self.proposal.prf, self.proposal.dh_group)
+        methods = [p.auth for p in config.ike_proposals
+                   if (p.encr, p.key_size, p.integ, p.prf, p.dh_group) == chosen]
+        return next((m for m in methods if METHOD_IDS[m] == peer_kind),
+                    methods[0] if methods else config.ike_proposals[0].auth)
 
     def _nat_payloads(self, spi_r: bytes) -> list[AnyPayload]:
         if self.local is None or self.remote is None:
@@ -233,8 +234,7 @@ class Ikev2Initiator(_Ikev2Endpoint):
             payloads.append(IdrPayload(peer.kind, peer.data))
         payloads += [make_auth(method, config, self.proposal.prf, octets),
                      child_sa_payload(config.child_proposals, spi, with_dh=False),
-                     TsiPayload((selector_for(config.local_ts),)),
-                     TsrPayload((selector_for(config.remote_ts),))]
+                     *selector_payloads(config.local_ts, config.remote_ts, True)]
         self._request(ExchangeType.IKE_AUTH, payloads, "auth", spi=spi, proposals=config.child_proposals)
         self.state = Ikev2State.AUTH_SENT
 
@@ -265,7 +265,10 @@ class Ikev2Initiator(_Ikev2Endpoint):
             chosen, mine = chosen_child(sa, pending.proposals, with_dh=False)
         except NoProposalChosen as exc:
             return [*events, ExchangeFailed(str(exc), NotifyType.NO_PROPOSAL_CHOSEN)]
-        child = self.make_child(mine, pending.spi, chosen.spi, self._ni, self._nr, None, True)
+        selectors = answered_selectors(message, self.config)
+        if isinstance(selectors, str):
+            return [*events, ExchangeFailed(selectors, NotifyType.TS_UNACCEPTABLE)]
+        child = self.make_child(mine, pending.spi, chosen.spi, self._ni, self._nr, None, True, selectors)
         return [*events, ChildSaEstablished(self.spi_i, self.spi_r, child)]
 
 
@@ -346,12 +349,17 @@ class Ikev2Responder(_Ikev2Endpoint):
         self.state = Ikev2State.INIT_DONE
         return []
 
-    def _pick_config(self, peer_text: str) -> PeerConfig | None:
+    def _pick_config(self, peer_text: str, auth_kind: int) -> PeerConfig | None:
+        """The first config naming the peer, preferring one whose method is the peer's AUTH method,
+        then one that holds the chosen proposal."""
         assert self.proposal is not None
         matching = [c for c in self.configs if id_matches(c.remote_id, peer_text)]
-        preferred = [c for c in matching if self.proposal in c.ike_proposals]
-        candidates = preferred or matching
-        return candidates[0] if candidates else None
+
+        def rank(c: PeerConfig) -> tuple[bool, bool]:
+            return (METHOD_IDS[self._auth_method(c, auth_kind)] != auth_kind,
+                    self.proposal not in c.ike_proposals)
+
+        return min(matching, key=rank) if matching else None
 
     def _on_auth_request(self, message: Ikev2Message, raw: bytes) -> list[IkeEvent]:
         assert self.proposal is not None and self.ike_keys is not None
@@ -359,10 +367,10 @@ class Ikev2Responder(_Ikev2Endpoint):
         if not isinstance(idi, IdiPayload) or not isinstance(auth, AuthPayload):
             return self._auth_failed(message, raw, "IKE_AUTH request lacks IDi or AUTH")
         peer_text = identity_text(idi.kind, idi.data)
-        config = self._pick_config(peer_text)
+        config = self._pick_config(peer_text, auth.kind)
         if config is None:
             return self._auth_failed(message, raw, f"no config for peer identity {peer_text!r}")
-        method = self._auth_method(config)
+        method = self._auth_method(config, auth.kind)
         prf = self.proposal.prf
         octets = signed_octets(self._init_request, self._nr, prf, self.ike_keys.sk_pi, idi.build())
         certs = [p for p in message.payloads if type(p) is CertPayload]
@@ -370,7 +378,7 @@ class Ikev2Responder(_Ikev2Endpoint):
             check_auth(method, config, prf, octets, auth, certs, (idi.kind, idi.data))
         except AuthenticationFailed as exc:
             return self._auth_failed(message, raw, f"initiator authentication failed: {exc}")
-        self.config = config
+        self.config, self.proposal = config, dataclasses.replace(self.proposal, auth=method)
         ident = identity_for(config.local_id)
         idr = IdrPayload(ident.kind, ident.data)
         ours = signed_octets(self._init_response, self._ni, prf, self.ike_keys.sk_pr, idr.build())
@@ -392,14 +400,15 @@ class Ikev2Responder(_Ikev2Endpoint):
         except NoProposalChosen as exc:
             code = NotifyType.NO_PROPOSAL_CHOSEN
             return [NotifyPayload(code)], [ExchangeFailed(str(exc), code)]
-        if not (covered(tsi.selectors, config.remote_ts) and covered(tsr.selectors, config.local_ts)):
+        selectors = narrowed_selectors(message, config)
+        if selectors is None:
             code = NotifyType.TS_UNACCEPTABLE
             return [NotifyPayload(code)], [ExchangeFailed("traffic selectors unacceptable", code)]
         spi = self._keys.random_bytes(4)
-        child = self.make_child(mine, spi, offered.spi, self._ni, self._nr, None, False)
+        child = self.make_child(mine, spi, offered.spi, self._ni, self._nr, None, False, selectors)
         payloads: list[AnyPayload] = [
             SaPayload((Proposal(offered.number, ProtocolId.ESP, spi, child_proposal_transforms(mine, False)),)),
-            TsiPayload((selector_for(config.remote_ts),)), TsrPayload((selector_for(config.local_ts),))]
+            *selector_payloads(*selectors, False)]
         return payloads, [ChildSaEstablished(self.spi_i, self.spi_r, child)]
 
     def _auth_failed(self, message: Ikev2Message, raw: bytes, reason: str) -> list[IkeEvent]:

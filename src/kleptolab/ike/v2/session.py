@@ -35,9 +35,7 @@ from kleptolab.ike.v2.negotiation import (
     child_proposal_transforms,
     child_sa_payload,
     chosen_child,
-    covered,
     select_child,
-    selector_for,
 )
 from kleptolab.ike.v2.payloads import (
     AnyPayload,
@@ -50,8 +48,13 @@ from kleptolab.ike.v2.payloads import (
     parse_message,
 )
 from kleptolab.ike.v2.proposals import Proposal, SaPayload
+from kleptolab.ike.v2.selectors import (
+    Selectors,
+    answered_selectors,
+    narrowed_selectors,
+    selector_payloads,
+)
 from kleptolab.ike.v2.sk import IntegrityError, SkKeys, protect, unprotect
-from kleptolab.ike.v2.traffic import TsiPayload, TsrPayload
 from kleptolab.ike.wire import FLAG_INITIATOR, FLAG_RESPONSE, IkeHeader, WireError
 
 ZERO_SPI = b"\x00" * 8
@@ -285,9 +288,12 @@ class Ikev2Session:
 
     def make_child(
         self, mine: ChildProposal, our_spi: bytes, peer_spi: bytes, ni: bytes, nr: bytes,
-        shared: bytes | None, we_initiated: bool,
+        shared: bytes | None, we_initiated: bool, selectors: Selectors | None = None,
     ) -> ChildSaKeys:
-        """Derive and record one child SA pair from this endpoint's point of view."""
+        """Derive and record one child SA pair from this endpoint's point of view.
+
+        ``selectors`` are the negotiated (local, remote) networks (default: the config's).
+        """
         assert self.proposal is not None and self.ike_keys is not None and self.config is not None
         km = derive_child_keys(self.proposal.prf, self.ike_keys.sk_d, mine.encr, mine.key_size,
                                mine.integ, ni, nr, shared)
@@ -296,7 +302,7 @@ class Ikev2Session:
             out_keys, in_keys = in_keys, out_keys
         child = ChildSaKeys(
             mine.encr, mine.key_size, mine.integ, our_spi, peer_spi, in_keys[0], out_keys[0],
-            in_keys[1], out_keys[1], self.config.local_ts, self.config.remote_ts,
+            in_keys[1], out_keys[1], *(selectors or (self.config.local_ts, self.config.remote_ts)),
             udp_encapsulated=self.float_to_4500,
         )
         self.child_sas[our_spi] = child
@@ -322,11 +328,12 @@ class Ikev2Session:
         payloads.append(NoncePayload(nonce))
         if group_no is not None and private is not None:
             payloads.append(KePayload(group_no, group_by_number(group_no).public_value(private)))
-        payloads += [TsiPayload((selector_for(config.local_ts),)), TsrPayload((selector_for(config.remote_ts),))]
+        payloads += selector_payloads(config.local_ts, config.remote_ts, True)
         self._request(ExchangeType.CREATE_CHILD_SA, payloads, "child", spi=spi, nonce=nonce,
                       proposals=offer, dh_group=group_no, dh_private=private)
 
     def _on_child_response(self, pending: Pending, message: Ikev2Message) -> list[IkeEvent]:
+        assert self.config is not None
         error = error_notify(message)
         if error is not None:
             return [ExchangeFailed(f"CREATE_CHILD_SA refused: {notify_name(error.notify_type)}", error.notify_type)]
@@ -345,13 +352,17 @@ class Ikev2Session:
                 shared = group_by_number(ke.group).shared_secret(pending.dh_private, ke.data)
             except ValueError as exc:
                 return [ExchangeFailed(f"bad KE in CREATE_CHILD_SA response: {exc}", NotifyType.INVALID_SYNTAX)]
-        child = self.make_child(mine, pending.spi, chosen.spi, pending.nonce, nonce.nonce, shared, True)
+        selectors = answered_selectors(message, self.config)
+        if isinstance(selectors, str):
+            return [ExchangeFailed(selectors, NotifyType.TS_UNACCEPTABLE)]
+        child = self.make_child(mine, pending.spi, chosen.spi, pending.nonce, nonce.nonce, shared, True,
+                                selectors)
         return [ChildSaEstablished(self.spi_i, self.spi_r, child)]
 
     def _on_child_request(self, message: Ikev2Message, raw: bytes) -> list[IkeEvent]:
         config = self._require_established()
         sa, nonce = first(message, SaPayload), first(message, NoncePayload)
-        ke, tsi, tsr = first(message, KePayload), first(message, TsiPayload), first(message, TsrPayload)
+        ke = first(message, KePayload)
         if not isinstance(sa, SaPayload) or not isinstance(nonce, NoncePayload):
             return self._refuse(message, raw, NotifyType.INVALID_SYNTAX, "CREATE_CHILD_SA lacks SA or Nonce")
         if any(p.protocol == ProtocolId.IKE for p in sa.proposals):
@@ -368,15 +379,15 @@ class Ikev2Session:
                 group_by_number(group_no).validate_public(ke.data)
             except ValueError as exc:
                 return self._refuse(message, raw, NotifyType.INVALID_SYNTAX, str(exc))
-        if not (isinstance(tsi, TsiPayload) and isinstance(tsr, TsrPayload)
-                and covered(tsi.selectors, config.remote_ts) and covered(tsr.selectors, config.local_ts)):
+        selectors = narrowed_selectors(message, config)
+        if selectors is None:
             return self._refuse(message, raw, NotifyType.TS_UNACCEPTABLE, "traffic selectors unacceptable")
-        return self._accept_child(message, raw, offered, mine, group_no, ke, nonce.nonce)
+        return self._accept_child(message, raw, offered, mine, group_no, ke, nonce.nonce, selectors)
 
     def _accept_child(self, message: Ikev2Message, raw: bytes, offered: Proposal, mine: ChildProposal,
-                      group_no: int | None, ke: AnyPayload | None, ni: bytes) -> list[IkeEvent]:
+                      group_no: int | None, ke: AnyPayload | None, ni: bytes,
+                      selectors: Selectors) -> list[IkeEvent]:
         """Responder side of CREATE_CHILD_SA. Draws: SPI, then ``dh_private`` (PFS), then ``nonce()``."""
-        config = self._require_established()
         spi = self._keys.random_bytes(4)
         payloads: list[AnyPayload] = []
         shared = None
@@ -389,9 +400,8 @@ class Ikev2Session:
         nr = self._keys.nonce()
         transforms = child_proposal_transforms(dataclasses.replace(mine, pfs_group=group_no), with_dh=True)
         payloads = [SaPayload((Proposal(offered.number, ProtocolId.ESP, spi, transforms),)),
-                    NoncePayload(nr), *ke_reply,
-                    TsiPayload((selector_for(config.remote_ts),)), TsrPayload((selector_for(config.local_ts),))]
-        child = self.make_child(mine, spi, offered.spi, ni, nr, shared, False)
+                    NoncePayload(nr), *ke_reply, *selector_payloads(*selectors, False)]
+        child = self.make_child(mine, spi, offered.spi, ni, nr, shared, False, selectors)
         self._reply(message, raw, payloads)
         return [ChildSaEstablished(self.spi_i, self.spi_r, child)]
 

@@ -59,6 +59,18 @@ class TrafficSelector:
             and int(network.broadcast_address) <= hi
         )
 
+    def ipv4_range(self) -> tuple[int, int] | None:
+        """(first, last) address as integers for an IPv4 selector of any protocol and port, else None.
+
+        Selectors limited to a protocol or a port range are not representable
+        by the lab's network-only child SAs, so they yield None.
+        """
+        if (self.ts_type != TsType.IPV4_ADDR_RANGE or self.ip_protocol or self.start_port
+                or self.end_port != 65535 or len(self.start_address) != 4 or len(self.end_address) != 4):
+            return None
+        lo, hi = int.from_bytes(self.start_address, "big"), int.from_bytes(self.end_address, "big")
+        return (lo, hi) if lo <= hi else None
+
     def build(self) -> bytes:
         size = _TS_ADDRESS_SIZE.get(self.ts_type)
         if size is None:
