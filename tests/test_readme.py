@@ -64,7 +64,7 @@ def test_every_readme_command_runs_as_written(tmp_path: Path) -> None:
     ]
     assert not unexpected, f"{unexpected}\n--- stdout\n{result.stdout[-4000:]}\n--- stderr\n{result.stderr[-4000:]}"
     out = result.stdout
-    assert out.count("tunnel up:") == 2, out[-3000:]
+    assert out.count("tunnel up:") == 4, out[-3000:]
     assert "candidate state" in out
     assert (tmp_path / "decrypted" / "plaintext.pcap").is_file()
     assert (tmp_path / "decrypted" / "esp_sa").read_text().strip()
