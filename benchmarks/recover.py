@@ -2,7 +2,8 @@
 
     python benchmarks/recover.py [--repeat 3] [--workers N]
 
-The baseline is textbook affine arithmetic (one modular inversion per group
+Both backends of :func:`recover_states` are timed on the same outputs: the
+libcrypto (ctypes) kernel and the reference ``cryptography`` path.  The baseline is textbook affine arithmetic (one modular inversion per group
 operation) on a 1/64 slice of the prefixes, scaled up by 64; both run in the
 same process on the same machine, so the ratio is meaningful even when the
 machine is shared.
@@ -16,6 +17,7 @@ import secrets
 import statistics
 import time
 
+from kleptolab.drbg import _fastsweep
 from kleptolab.drbg.curves import P256
 from kleptolab.drbg.dualec import dualec32
 from kleptolab.drbg.recover import recover_states
@@ -68,28 +70,49 @@ def naive_slice(output: bytes, trapdoor: Trapdoor, prefixes: range) -> list[int]
     return found
 
 
+def _sweeps(
+    backend: str, outputs: list[tuple[bytes, int]], trapdoor: Trapdoor, workers: int
+) -> list[float]:
+    os.environ[_fastsweep.BACKEND_ENV] = backend  # inherited by the forked workers
+    times = []
+    for output, s2 in outputs:
+        start = time.perf_counter()
+        found = recover_states(output, trapdoor, workers=workers)
+        times.append(time.perf_counter() - start)
+        assert s2 in found, "recovery missed the true state"
+        print(
+            f"  {backend}: full 2^16 sweep, {workers} workers: {times[-1]:.2f} s ({len(found)} candidate(s))"
+        )
+    return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
     trapdoor = generate_trapdoor()
-    times = []
-    for _ in range(args.repeat):
-        output, s2 = dualec32(secrets.randbits(256) | 1, trapdoor.q)
-        start = time.perf_counter()
-        found = recover_states(output, trapdoor, workers=args.workers)
-        times.append(time.perf_counter() - start)
-        assert s2 in found, "recovery missed the true state"
-        print(f"full 2^16 sweep, {args.workers} workers: {times[-1]:.2f} s ({len(found)} candidate(s))")
+    outputs = [dualec32(secrets.randbits(256) | 1, trapdoor.q) for _ in range(args.repeat)]
+    print(f"cpu count {os.cpu_count()}, load average before {os.getloadavg()[0]:.2f}")
+    backends = ["openssl", "reference"] if _fastsweep.openssl_kernel() else ["reference"]
+    if len(backends) == 1:
+        print("no usable libcrypto (or its self-check failed): timing the reference path only")
+    results = {backend: _sweeps(backend, outputs, trapdoor, args.workers) for backend in backends}
     output, _ = dualec32(12345, trapdoor.q)
     start = time.perf_counter()
     naive_slice(output, trapdoor, range(0, 1 << 10))
     naive = (time.perf_counter() - start) * 64
-    best, median = min(times), statistics.median(times)
     print(f"naive pure-Python affine baseline (1/64 slice x 64, 1 core): {naive:.1f} s")
-    print(f"kleptolab: best {best:.2f} s, median {median:.2f} s -> {naive / median:.0f}x faster than naive")
-    print(f"cpu count {os.cpu_count()}, load average {os.getloadavg()[0]:.2f}")
+    for backend, times in results.items():
+        best, median = min(times), statistics.median(times)
+        print(
+            f"{backend}: best {best:.2f} s, median {median:.2f} s"
+            f" -> {naive / median:.0f}x faster than naive"
+        )
+    if len(results) == 2:
+        ratio = statistics.median(results["reference"]) / statistics.median(results["openssl"])
+        print(f"openssl vs reference (medians): {ratio:.2f}x")
+    print(f"load average after {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

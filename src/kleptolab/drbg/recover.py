@@ -24,7 +24,10 @@ left-aligned, tail stale).
 Point work runs in OpenSSL: ECDH gives ``x(d*R)``, and since Q = e*G,
 ``x(s*Q) = x((s*e mod n)*G)`` uses the fixed-base tables.  The sweep is split
 into prefix ranges handled by :func:`recover_chunk`, a pure, picklable work
-unit, over a process pool.
+unit, over a process pool.  Where the system libcrypto is usable and passes a
+self-check (:mod:`kleptolab.drbg._fastsweep`), a chunk calls its EC API
+directly through ctypes instead (about 1.35x faster); the survivors are the
+same.  ``KLEPTOLAB_RECOVER_BACKEND=reference`` forces the path above.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from kleptolab.drbg import _ec
+from kleptolab.drbg import _ec, _fastsweep
 from kleptolab.drbg.dualec import dualec_blocks, outlen
 from kleptolab.drbg.trapdoor import Trapdoor
 
@@ -173,6 +176,64 @@ def recover_chunk(
     tail_bits = 8 * (30 - layout.block_len)
     low = int.from_bytes(output[:significant], "big") << tail_bits
     expected = output[layout.block_len :]
+    indices = range(start, stop)
+    kernel = _fastsweep.kernel()
+    if kernel is None:
+        return _sweep_reference(indices, layout, trapdoor, low, tail_bits, expected)
+    return _sweep_fast(kernel, indices, layout, trapdoor, low, tail_bits, expected)
+
+
+def _candidate_x(index: int, low: int, tail_bits: int) -> int:
+    return ((index >> tail_bits) << 240) | low | (index & ((1 << tail_bits) - 1))
+
+
+def _sweep_fast(
+    kernel: _fastsweep.Kernel,
+    indices: range,
+    layout: RecoveryLayout,
+    trapdoor: Trapdoor,
+    low: int,
+    tail_bits: int,
+    expected: bytes,
+) -> list[int]:
+    """The same survivors as :func:`_sweep_reference`, from a fast kernel."""
+    xs = b"".join(_candidate_x(i, low, tail_bits).to_bytes(32, "big") for i in indices)
+    key = (trapdoor.d.to_bytes(32, "big"), trapdoor.e.to_bytes(32, "big"))
+    try:
+        status, out = kernel(xs, *key, layout.separate_calls)
+    except (ValueError, ArithmeticError) as exc:  # e.g. an unreduced key: fail safe
+        _fastsweep.log.debug("fast sweep refused the chunk (%s); using the reference path", exc)
+        return _sweep_reference(indices, layout, trapdoor, low, tail_bits, expected)
+    found: list[int] = []
+    size = len(expected)
+    for k in (k for k, code in enumerate(status) if code):
+        if status[k] != 1:  # a scalar the kernel does not handle: the reference decides
+            found += _sweep_reference([indices[k]], layout, trapdoor, low, tail_bits, expected)
+            continue
+        s = int.from_bytes(out[64 * k : 64 * k + 32], "big")
+        r = out[64 * k + 32 : 64 * k + 64]  # x(s*e*G) = the compressed block without its tag
+        if layout.separate_calls:
+            if r[2 : 2 + size] == expected:
+                found.append(_ec.base_mult_x(trapdoor.curve, s))
+        elif (
+            not expected
+            or r[2 : 2 + size] == expected
+            or (r[2] == 0 and _quirk_head(int.from_bytes(r, "big"), size) == expected)
+        ):
+            found.append(s)
+    return found
+
+
+def _sweep_reference(
+    indices: Iterable[int],
+    layout: RecoveryLayout,
+    trapdoor: Trapdoor,
+    low: int,
+    tail_bits: int,
+    expected: bytes,
+) -> list[int]:
+    """Survivors among ``indices``, one candidate at a time through ``cryptography``."""
+    curve = trapdoor.curve
     head = slice(3, 3 + layout.next_len)  # compressed x: 1 tag byte, 2 bytes above the block
     p, n, e = curve.p, curve.n, trapdoor.e
     ec_curve = _ec.ec_curve(curve)
@@ -181,8 +242,8 @@ def recover_chunk(
     jacobi = None if gmpy2 is None else gmpy2.jacobi
     gp, gb = (gmpy2.mpz(p), gmpy2.mpz(curve.b)) if gmpy2 is not None else (p, curve.b)
     found: list[int] = []
-    for index in range(start, stop):
-        x = ((index >> tail_bits) << 240) | low | (index & ((1 << tail_bits) - 1))
+    for index in indices:
+        x = _candidate_x(index, low, tail_bits)
         if x >= p:
             continue
         if jacobi is not None:
