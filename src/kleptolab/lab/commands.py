@@ -16,6 +16,8 @@ def demo(
     seed: Annotated[int, typer.Option(help="seed for the trapdoor, the gateways' Dual EC state and the clients")] = 2015,
     workers: Annotated[int | None, typer.Option(help="processes for state recovery (default: all cores)")] = None,
     user: Annotated[str, typer.Option(help="username the attacker types with the master password")] = "anyone",
+    survey_probes: Annotated[int, typer.Option(
+        help="IKE_SA_INIT probes of the defender's nonce survey of its own gateway (0: no survey)")] = 640,
 ) -> None:
     """Run the ScreenOS Dual EC incident on loopback: victim, attacker, defender, then the fix."""
     from rich.table import Table
@@ -29,7 +31,9 @@ def demo(
         fail("--workers must be at least 1")
     if not user or not user.isprintable():
         fail("--user must be a non-empty printable name")
-    outcome = run_demo(DemoOptions(out, scenario, seed, workers, user), console)
+    if not 0 <= survey_probes <= 5000:
+        fail("--survey-probes must be between 0 and 5000")
+    outcome = run_demo(DemoOptions(out, scenario, seed, workers, user, survey_probes), console)
     table = Table(title=f"kleptolab demo ({scenario}) in {outcome.seconds:.1f} s")
     for column in ("firmware", "passive VPN decryption", "master-password login", "why"):
         table.add_column(column, overflow="fold")

@@ -94,7 +94,11 @@ def log_findings(lines: Sequence[str], name: str) -> list[Finding]:
 
 
 def fingerprint_findings(pcap: Path, alpha: float = 0.01) -> list[Finding]:
-    """``kleptolab fingerprint``: do a responder's 32-byte nonces avoid zero at bytes 0 and 30?"""
+    """``kleptolab fingerprint``: do a responder's 32-byte nonces avoid zero at bytes 0 and 30?
+
+    Run on the defender's survey capture it convicts any ScreenOS 6.2/6.3 Dual EC PRNG,
+    whatever its Q (6.3.0r21 too): the scanner and the advisory tell the Qs apart.
+    """
     from kleptolab.attack.capture import IkePacket, classify, read_capture
     from kleptolab.defend.fingerprint import fingerprint, nonces_needed, responder_nonces
 
@@ -106,9 +110,11 @@ def fingerprint_findings(pcap: Path, alpha: float = 0.01) -> list[Finding]:
     rows = []
     for s in fingerprint(responder_nonces(messages)):
         other = ", ".join(f"{n} of {size} bytes" for size, n in sorted(s.other_lengths.items()))
+        verdict = s.verdict(alpha)
         rows.append(Finding(
-            "fingerprint", pcap.name, s.verdict(alpha),
-            f"responder {s.address}: {s.nonces32} 32-byte nonces, {s.zeros} zero bytes at 0/30, "
+            "fingerprint", pcap.name, verdict,
+            ("affected ScreenOS likely (6.2/6.3 Dual EC PRNG): " if verdict == "screenos-dualec" else "")
+            + f"responder {s.address}: {s.nonces32} 32-byte nonces, {s.zeros} zero bytes at 0/30, "
             f"P(uniform) = {s.p_uniform:.3g} ({nonces_needed(alpha)} zero-free nonces convict)"
             + (f"; other nonces: {other}" if other else ""),
         ))

@@ -5,7 +5,8 @@ fixed firmware images, and for each runs one phase: the victim's live VPN
 traffic through a passive tap and the attacker's master-password login
 (:mod:`~kleptolab.lab.victim`), the offline passive decryption
 (:mod:`~kleptolab.lab.attacker`) and the defender's tools
-(:mod:`~kleptolab.lab.defender`).  Every outcome is checked against what the
+(:mod:`~kleptolab.lab.defender`), whose nonce fingerprint runs over the
+defender's own survey of the gateway (:mod:`~kleptolab.lab.survey`).  Every outcome is checked against what the
 firmware profile says should happen; anything else is a *problem*: the
 demo still writes ``run.json`` and ``report.html``, and the CLI exits 1.
 """
@@ -16,6 +17,7 @@ import asyncio
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,13 +36,17 @@ from kleptolab.lab.defender import (
     run_tool,
     scan_findings,
 )
-from kleptolab.lab.draws import draw_records
-from kleptolab.lab.model import DemoRun, PhaseResult, TimelineEvent
+from kleptolab.lab.draws import draw_records, unlock_records
+from kleptolab.lab.model import DemoRun, PhaseResult, TimelineEvent, UnlockRecord
 from kleptolab.lab.report import render_report
 from kleptolab.lab.scenarios import WORDLIST, Scenario, scenario_by_name
 from kleptolab.lab.victim import LivePhase, PhaseError, run_live_phase
 
-__all__ = ["DemoOptions", "DemoOutcome", "Narrator", "run_demo", "seeded_trapdoor"]
+__all__ = ["SURVEY_PROBES", "DemoOptions", "DemoOutcome", "Narrator", "run_demo", "seeded_trapdoor"]
+
+SURVEY_PROBES = 640
+"""IKE_SA_INIT probes of the defender's nonce survey: more than the 589 zero-free nonces that
+convict at alpha = 1 %."""
 
 _STYLE = {"lab": "bold", "victim": "yellow", "attacker": "bold red", "defender": "cyan"}
 
@@ -54,6 +60,7 @@ class DemoOptions:
     seed: int = 2015
     workers: int | None = None
     login_user: str = "anyone"
+    survey_probes: int = SURVEY_PROBES
 
 
 @dataclass
@@ -139,7 +146,39 @@ def _defend_phase(defender: DefenderRun, live: LivePhase, image: Path) -> None:
     run_tool(defender, "scan", image.name, lambda: scan_findings(image))
     run_tool(defender, "advisory", version, lambda: advisory_findings(version))
     run_tool(defender, "logs", syslog, lambda: log_findings(live.syslog_lines, syslog))
-    run_tool(defender, "fingerprint", live.pcap.name, lambda: fingerprint_findings(live.pcap))
+    capture = live.survey_pcap or live.pcap  # the survey's hundreds of nonces, else the victim's few
+    run_tool(defender, "fingerprint", capture.name, lambda: fingerprint_findings(capture))
+
+
+def _unlock_story(
+    scenario: Scenario, live: LivePhase, attack: AttackOutcome | None, vpn_backdoor: bool,
+    say: Callable[[str, str], None], problems: list[str],
+) -> list[UnlockRecord]:
+    """Who unlocked whom (gateway draw numbers); check the scenario's stale-key connection."""
+    report = attack.report if attack is not None else {}
+    observed = attack.observed if attack is not None else []
+    unlocks = unlock_records(report, live.sessions, live.taken, observed)
+    version = live.firmware_version
+    if attack is not None and attack.decrypted:
+        for u in unlocks:
+            say("attacker", u.text)
+    stale = scenario.stale_key_session
+    if stale is None:
+        return unlocks
+    late = next((u for u in unlocks if u.connection == stale + 1), None)
+    if late is None or late.key_draw is None or late.nonce_draw is None:
+        problems.append(f"{version}: connection {stale + 1}'s key and nonce are not in the gateway's draw log")
+        return unlocks
+    say("lab", f"gateway draw log: connection {late.connection}'s DH key is PRNG draw {late.key_draw}, "
+               f"its nonce draw {late.nonce_draw}"
+               + (" — the key predates the nonce (CCS16 Figure 2)" if late.key_draw < late.nonce_draw else ""))
+    if late.key_draw >= late.nonce_draw:
+        problems.append(f"{version}: connection {late.connection}'s key (draw {late.key_draw}) does not predate "
+                        f"its nonce (draw {late.nonce_draw})")
+    elif vpn_backdoor and (late.unlocked_by is None or late.unlocked_by == late.connection):
+        problems.append(f"{version}: connection {late.connection} was not unlocked by an earlier connection's "
+                        f"nonce ({late.text})")
+    return unlocks
 
 
 async def _phase(
@@ -156,7 +195,7 @@ async def _phase(
     try:
         live = await run_live_phase(
             scenario, version, image, phase_dir, seed=opts.seed, master_password=LAB_MASTER_PASSWORD,
-            login_user=opts.login_user, say=say,
+            login_user=opts.login_user, say=say, survey_probes=opts.survey_probes,
         )
     except Exception as exc:  # the gateway and client are other areas' code: report, keep going
         message = str(exc) if isinstance(exc, PhaseError) else (
@@ -194,6 +233,7 @@ async def _phase(
         say("attacker", ("decrypted: " if attack.decrypted else "could not decrypt: ") + attack.reason)
         _check(problems, f"{version}: passive VPN decryption", profile.vpn_backdoor, attack.decrypted,
                attack.reason)
+    result.unlocks = _unlock_story(scenario, live, attack, profile.vpn_backdoor, say, problems)
     vpn_reason = attack.reason if attack is not None else "the decryptor did not run"
     result.reason = f"VPN: {vpn_reason}. Admin login: {_login_reason(live)}."
 
@@ -202,6 +242,10 @@ async def _phase(
     _defend_phase(defender, live, image)
     for f in defender.findings[before:]:
         say("defender", f"{f.tool} [{f.severity}] {f.target}: {f.finding}")
+        if f.tool == "fingerprint" and f.severity == "screenos-dualec" and not profile.vpn_backdoor:
+            say("defender", "the fingerprint convicts ScreenOS 6.2/6.3's Dual EC PRNG (BN_bn2bin never writes "
+                            "a leading zero), not the Q it uses: this release still runs Dual EC, so it is "
+                            "flagged too — the scanner and the advisory tell the replaced Q from Juniper's")
     if result.backdoor_login and not any(
         f.tool == "logs" and "system" in f.finding for f in defender.findings[before:]
     ):

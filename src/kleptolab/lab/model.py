@@ -46,12 +46,35 @@ class PlaintextPair:
 
 @dataclass(frozen=True)
 class RecoveryWork:
-    """Cost of one state recovery."""
+    """Cost of finding the state behind one responder nonce.
+
+    ``how`` is ``sweep`` (``candidates`` prefixes tried; ``seconds`` is the wall time of the
+    parallel batch it was swept in), ``predicted`` (an earlier state's walk produced the nonce:
+    no candidate tried) or ``state cache``.
+    """
 
     session: str
     candidates: int
     survivors: int
     seconds: float
+    how: str = "sweep"
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class UnlockRecord:
+    """Which connection's nonce unlocked connection ``connection``'s DH key (draws: gateway log)."""
+
+    connection: int  # 1-based, in the order the victim's clients connected
+    session: str  # "SPIi:SPIr" as in the decryptor's report
+    version: int
+    key_draw: int | None  # gateway PRNG call that made the responder's DH private value
+    nonce_draw: int | None  # gateway PRNG call that made its responder nonce
+    recovered_by: str  # how the attacker got the state behind its own nonce
+    unlocked_by: int | None  # connection whose nonce's state predicted the key (None: not unlocked)
+    unlocked_by_draw: int | None  # gateway draw of that nonce
+    offset: int | None  # PRNG calls from that nonce to the key
+    text: str
 
 
 @dataclass(frozen=True)
@@ -77,6 +100,7 @@ class PhaseResult:
     keys: list[KeyRecord] = field(default_factory=list)
     plaintext: list[PlaintextPair] = field(default_factory=list)
     recovery: list[RecoveryWork] = field(default_factory=list)
+    unlocks: list[UnlockRecord] = field(default_factory=list)
 
 
 @dataclass

@@ -1,8 +1,8 @@
 """What a passive observer reads in clear from a capture: each responder's nonce and KE.
 
-The demo uses this on the tap's pcap twice: the attacker side times one state
-recovery per responder nonce (the per-session cost plot), and the report
-matches the gateway's PRNG draw log against the values seen on the wire.
+The demo uses this on the tap's pcap: the attacker counts the IKE SAs it is
+about to attack, and the report matches the gateway's PRNG draw log against
+the values seen on the wire (which draw became which nonce and which key).
 IKEv1 (Main/Aggressive Mode) and IKEv2 (IKE_SA_INIT) are both read.
 """
 

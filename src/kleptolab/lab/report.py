@@ -4,13 +4,14 @@
 HTML page with no external resources: inline CSS, an inline SVG plot, and
 every value HTML-escaped.  Each section carries a stable ``id`` so tests (and
 readers) can find it: ``timeline``, ``prng-draws``, ``keys``, ``plaintext``,
-``detectors``, ``recovery-work``, ``patched`` and, when a stage went wrong,
-``problems``.
+``unlocks``, ``detectors``, ``recovery-work``, ``patched`` and, when a stage
+went wrong, ``problems``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from html import escape
 
 from kleptolab.lab.model import DemoRun, PhaseResult, RecoveryWork
@@ -28,7 +29,7 @@ th{background:#f0f2f5}
 code,.hex{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.82rem;word-break:break-all}
 .lab{color:#5b6472}.victim{color:#8a5a00}.attacker{color:#b00020}.defender{color:#00668a}
 .ok{color:#0a7d32;font-weight:600}.fail{color:#b00020;font-weight:600}
-.match{background:#e8f7ec}.mismatch{background:#fde8ea}
+.match{background:#e8f7ec}.mismatch{background:#fde8ea}.stale{background:#fff4d6}
 .small{color:#5b6472;font-size:.85rem}
 #problems{border-left:6px solid #b00020}
 pre{background:#f0f2f5;padding:.6rem;border-radius:6px;overflow-x:auto;font-size:.8rem}
@@ -51,6 +52,7 @@ def render_report(run: DemoRun, problems: Sequence[str] = ()) -> str:
         _summary(run),
         _timeline(run),
         _draws(run.backdoored),
+        _unlocks(run.backdoored),
         _keys(run.backdoored),
         _plaintext(run.backdoored),
         _detectors(run),
@@ -73,8 +75,7 @@ def _all_recovery(run: DemoRun) -> list[RecoveryWork]:
     work = []
     for phase in (run.backdoored, run.patched):
         if phase is not None:
-            work += [RecoveryWork(f"{phase.firmware_version} {w.session}", w.candidates, w.survivors,
-                                  w.seconds) for w in phase.recovery]
+            work += [replace(w, session=f"{phase.firmware_version} {w.session}") for w in phase.recovery]
     return work
 
 
@@ -140,6 +141,28 @@ def _draws(phase: PhaseResult) -> str:
     )
 
 
+def _unlocks(phase: PhaseResult) -> str:
+    def draw(value: int | None) -> str:
+        return "?" if value is None else str(value)
+
+    rows = [
+        [str(u.connection), f"IKEv{u.version} <code>{escape(u.session.split(':')[0])}</code>", draw(u.key_draw),
+         draw(u.nonce_draw), escape(u.recovered_by), escape(u.text)]
+        for u in phase.unlocks
+    ]
+    classes = ["stale" if u.key_draw is not None and u.nonce_draw is not None and u.key_draw < u.nonce_draw
+               else "" for u in phase.unlocks]
+    return _section(
+        "unlocks",
+        "Which nonce unlocked which connection",
+        _table(["connection", "IKE SA", "key draw", "nonce draw", "state behind its nonce", "unlocked by"],
+               rows, classes),
+        "Draw numbers are the gateway's PRNG calls (its draw log); the attacker only sees the capture. "
+        "A key drawn before its own nonce (highlighted) cannot be predicted from that nonce: the walk "
+        "only goes forward, so an earlier connection's nonce unlocks it (CCS16 Figure 2).",
+    )
+
+
 def _keys(phase: PhaseResult) -> str:
     rows = [
         [escape(k.session), escape(k.name), f'<span class="hex">{escape(k.hex)}</span>', escape(k.source)]
@@ -174,11 +197,14 @@ def _recovery_plot(work: Sequence[RecoveryWork]) -> str:
     for i, w in enumerate(work):
         y = 20 + i * (bar_h + gap)
         length = max(2.0, (width - left - 240) * w.seconds / longest)
+        detail = (f"{w.candidates} pts · {w.survivors} state(s)" if w.how == "sweep"
+                  else f"{w.how}{' · ' + w.note if w.note else ''}")
+        fill = "#b00020" if w.how == "sweep" else "#0a7d32"
         bars.append(
             f'<text x="{left - 8}" y="{y + 15}" text-anchor="end" font-size="12">{escape(w.session)}</text>'
-            f'<rect x="{left}" y="{y}" width="{length:.1f}" height="{bar_h}" fill="#b00020" opacity="0.8"/>'
+            f'<rect x="{left}" y="{y}" width="{length:.1f}" height="{bar_h}" fill="{fill}" opacity="0.8"/>'
             f'<text x="{left + length + 6:.1f}" y="{y + 15}" font-size="12">{w.seconds:.2f} s · '
-            f"{w.candidates} pts · {w.survivors} state(s)</text>"
+            f"{escape(detail)}</text>"
         )
     svg = (
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="state recovery time per session" '
@@ -186,14 +212,17 @@ def _recovery_plot(work: Sequence[RecoveryWork]) -> str:
         + "".join(bars)
         + "</svg>"
     )
-    rows = [[escape(w.session), str(w.candidates), str(w.survivors), f"{w.seconds:.3f}"] for w in work]
+    rows = [[escape(w.session), escape(w.how + (f" ({w.note})" if w.note else "")), str(w.candidates),
+             str(w.survivors), f"{w.seconds:.3f}"] for w in work]
     return _section(
         "recovery-work",
         "State-recovery work",
-        svg + _table(["session", "x candidates tried", "surviving states", "seconds"], rows),
-        "Each 32-byte responder nonce costs one 2^16 search: about half the x values lie on the "
-        "curve; the 2 extra bytes leave one or two states. Against the fixed firmware the same "
-        "work is spent, and the states it finds predict nothing.",
+        svg + _table(["session", "how", "x candidates tried", "surviving states", "seconds"], rows),
+        "Nonces are taken in capture order. A nonce that the walk from an already recovered state "
+        "produces is predicted (green): its state is known at no cost. Only the others are swept "
+        "(red): 2^16 x candidates, about half on the curve; the 2 extra bytes leave one or two states "
+        "(swept together, a batch shares its wall time). Against the fixed firmware nothing predicts "
+        "anything, so every nonce is swept, and the states found predict nothing.",
     )
 
 

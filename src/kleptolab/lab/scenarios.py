@@ -2,9 +2,13 @@
 
 ``default``        6.3.0r20 → 6.3.0r21, IKEv1 Main Mode PSK and IKEv2 sessions, attacker knows the PSK.
 ``weak-psk``       as default, but the IKEv1 PSK is a dictionary word the attacker must crack.
-``drained-queues`` a burst of simultaneous IKEv1 connections empties the pre-generation queues:
-                   later DH values and nonces are made on demand, interleaved in the PRNG
-                   stream; the decryptor's forward walk still finds each one.
+``drained-queues`` CCS16 Figure 2 on the real gateway: one MODP2048 (IKEv2) and one MODP1024
+                   (IKEv1) VPN, so boot fills nonces 1-8, then MODP2048 keys 9-10, then
+                   MODP1024 keys 11-12.  Eight back-to-back MODP2048 connections use up the
+                   boot nonces (the queues are FIFO, so timer refills only join the back);
+                   the ninth connection, MODP1024, takes the boot-time key 11 and a nonce made
+                   later: its key predates its nonce, and only an earlier connection's nonce
+                   unlocks it (the multi-connection attack).
 ``6.2.0r15``       replaced Q but no master password; upgrade to 6.2.0r19.
 ``6.1``            ScreenOS 6.1.0r7: X9.31 only, no master password; no upgrade needed.
 """
@@ -77,10 +81,9 @@ IKEV2 = VpnPlan("branch-ikev2", 2, "pre-g14-aes128-sha", "nopfs-esp-aes128-sha",
 
 @dataclass(frozen=True)
 class SessionPlan:
-    """One client session: which VPN, and whether it starts together with the next ones."""
+    """One client session (sessions run back to back, in order)."""
 
     vpn: VpnPlan
-    burst: bool = False
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,8 @@ class Scenario:
     psk: bytes = DEFAULT_PSK
     attacker_knows_psk: bool = True
     messages_per_session: int = 2
+    stale_key_session: int | None = None
+    """Index of the session whose DH key must predate its nonce (checked in the draw log)."""
 
     @property
     def vpns(self) -> tuple[VpnPlan, ...]:
@@ -120,10 +125,11 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario(
             "drained-queues",
-            "a burst of 4 simultaneous IKEv1 connections drains the queues: DH values and nonces made on demand",
+            "CCS16 Figure 2: 8 MODP2048 connections use up the boot nonces; a MODP1024 connection then "
+            "takes a boot-time key older than every queued nonce (the multi-connection attack)",
             "6.3.0r20", "6.3.0r21",
-            tuple(SessionPlan(IKEV1, burst=True) for _ in range(4)),
-            messages_per_session=1,
+            (*(SessionPlan(IKEV2) for _ in range(8)), SessionPlan(IKEV1)),
+            messages_per_session=1, stale_key_session=8,
         ),
         Scenario(
             "6.2.0r15",

@@ -5,14 +5,14 @@ collector, the protected UDP echo service, the gateway (from the firmware
 image, ephemeral ports), the passive tap in front of its IKE/NAT-T ports, and
 the VPN clients of the scenario, which send recognisable UDP payloads through
 the tunnel.  While the gateway is up the attacker tries the master password
-over SSH.  Everything is torn down (``AsyncExitStack``) before it returns,
-even when a stage fails.
+over SSH, and the defender surveys the gateway's nonces
+(:mod:`~kleptolab.lab.survey`) through a second tap with its own capture.
+Everything is torn down (``AsyncExitStack``) before it returns, even when a
+stage fails.
 """
 
 from __future__ import annotations
 
-import asyncio
-import ipaddress
 import random
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
@@ -26,8 +26,10 @@ from kleptolab.lab.scenarios import (
     PROTECTED_HOST,
     Scenario,
     SessionPlan,
+    VpnPlan,
     session_message,
 )
+from kleptolab.lab.survey import SurveyResult, nonce_survey
 from kleptolab.lab.syslog import SyslogCollector
 
 __all__ = ["LivePhase", "PhaseError", "SentMessage", "SessionRecord", "run_live_phase"]
@@ -74,6 +76,7 @@ class SessionRecord:
     index: int
     vpn: str
     version: int
+    ike_sa: str = ""  # "SPIi:SPIr" in hex, as in the decryptor's report
     connected: bool = False
     error: str = ""
     messages: list[SentMessage] = field(default_factory=list)
@@ -93,6 +96,8 @@ class LivePhase:
     syslog_lines: list[str]
     login: LoginAttempt | None
     master_password_in_image: str | None
+    survey: SurveyResult | None = None
+    survey_pcap: Path | None = None
 
 
 def _once(stop: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
@@ -126,18 +131,18 @@ async def _run_session(
     vpn = plan.vpn
     record = SessionRecord(index, vpn.name, vpn.version)
     client_rng = random.Random(rng.getrandbits(64))
-    # simultaneous clients are single hosts of the branch network, so each reply finds its
-    # own tunnel (the gateway's IKEv1 responder accepts the narrower selector)
-    host_ts = f"{ipaddress.IPv4Network(vpn.client_ts)[index + 2]}/32" if plan.burst else vpn.client_ts
     client = VpnClient(
         LOOPBACK, psk=scenario.psk, ike_port=tap_ports["ike"], natt_port=tap_ports["natt"],
         version=vpn.version, proposal=vpn.ike_proposal, esp_proposal=vpn.esp_proposal,
-        local_id=vpn.client_id, remote_id=vpn.gateway_id, local_ts=host_ts,
+        local_id=vpn.client_id, remote_id=vpn.gateway_id, local_ts=vpn.client_ts,
         remote_ts=vpn.protected_ts, keys=SimpleKeySource(client_rng.randbytes), bind_host=LOOPBACK,
     )
     try:
         await client.connect(timeout=15.0)
         record.connected = True
+        rows = client.core.ike_cookies()  # "<spi_i>/<spi_r> <peer> <mode> done"
+        if rows:
+            record.ike_sa = rows[0].split()[0].replace("/", ":")
         say("victim", f"session {index + 1}: IKEv{vpn.version} tunnel up ({vpn.ike_proposal} / {vpn.esp_proposal})")
         for n in range(scenario.messages_per_session):
             payload = session_message(phase, index, vpn, n)
@@ -161,9 +166,12 @@ async def _run_session(
 
 async def run_live_phase(
     scenario: Scenario, version: str, image: Path, workdir: Path, *, seed: int,
-    master_password: str, login_user: str, say: Say,
+    master_password: str, login_user: str, say: Say, survey_probes: int = 0,
 ) -> LivePhase:
-    """Run the victim's side of one phase on ``image``; files go to ``workdir``."""
+    """Run the victim's side of one phase on ``image``; files go to ``workdir``.
+
+    ``survey_probes`` > 0: afterwards the defender runs its nonce survey (needs an IKEv2 VPN).
+    """
     from kleptolab.attack.pcapio import PcapWriter
     from kleptolab.device.config import load_config
     from kleptolab.device.firmware import parse_image
@@ -188,6 +196,9 @@ async def run_live_phase(
             config = load_config(
                 None, firmware=str(image), seed=gateway_seed(seed, version), listen=host,
                 ports={"ike": 0, "natt": 0, "ssh": 0, "telnet": 0},
+                # the survey comes from one address, and the per-peer half-open bound is a
+                # quarter of max_half_open: leave room for every abandoned probe
+                max_half_open=max(32, 4 * survey_probes),
                 syslog={"target": collector.target, "format": "bsd"},
                 vpn=[v.gateway_table(scenario.psk) for v in scenario.vpns],
                 service=[{"protected": f"{PROTECTED_HOST}:{ECHO_PORT}",
@@ -211,23 +222,8 @@ async def run_live_phase(
         stack.push_async_callback(stop_tap)
         say("victim", f"passive tap inline on :{tap_ports['ike']}/:{tap_ports['natt']}, recording {pcap.name}")
 
-        plans = list(enumerate(scenario.sessions))
-        i = 0
-        while i < len(plans):
-            if plans[i][1].burst:
-                j = i
-                while j < len(plans) and plans[j][1].burst:
-                    j += 1
-                burst = plans[i:j]
-                say("victim", f"burst of {len(burst)} simultaneous connections")
-                sessions += await asyncio.gather(
-                    *(_run_session(p, k, scenario, tap_ports, version, rng, say) for k, p in burst)
-                )
-                i = j
-            else:
-                index, plan = plans[i]
-                sessions.append(await _run_session(plan, index, scenario, tap_ports, version, rng, say))
-                i += 1
+        for index, plan in enumerate(scenario.sessions):  # back to back, as fast as the clients go
+            sessions.append(await _run_session(plan, index, scenario, tap_ports, version, rng, say))
 
         say("attacker", f"SSH to the admin console as {login_user!r} with the master password")
         login = await ssh_login(host, ports["ssh"], login_user, master_password)
@@ -237,16 +233,48 @@ async def run_live_phase(
         else:
             say("attacker", f"login refused: {login.error}")
 
+        # the draw log of the victim's traffic (the survey's draws would only bury it)
+        draws, taken = list(gateway.queues.draws), list(gateway.queues.taken)
+        survey, survey_pcap = None, None
+        ikev2 = next((v for v in scenario.vpns if v.version == 2), None)
+        if survey_probes and ikev2 is not None:
+            survey_pcap = workdir / f"survey-{version}.pcap"
+            survey = await _survey(stack, survey_pcap, host, ports, ikev2, survey_probes, seed, say)
+
         await stop_tap()
         await stop_gateway()
         await collector.wait_quiet()
-        queues = gateway.queues
-        draws, taken = list(queues.draws), list(queues.taken)
         event_lines = list(gateway.event_log.lines())
     collector.write(workdir / f"syslog-{version}.log")
     (workdir / f"event-{version}.log").write_text("".join(x + "\n" for x in event_lines), encoding="utf-8")
     return LivePhase(
         firmware_version=version, pcap=pcap, gateway_ports=ports, sessions=sessions, draws=draws,
         taken=taken, event_lines=event_lines, syslog_lines=list(collector.lines), login=login,
-        master_password_in_image=image_info.master_password,
+        master_password_in_image=image_info.master_password, survey=survey, survey_pcap=survey_pcap,
     )
+
+
+async def _survey(
+    stack: AsyncExitStack, pcap: Path, host: str, ports: dict[str, int], vpn: VpnPlan, probes: int,
+    seed: int, say: Say,
+) -> SurveyResult:
+    """The defender probes its own gateway through a tap of its own (a separate capture)."""
+    from kleptolab.attack.pcapio import PcapWriter
+    from kleptolab.lab.tap import PassiveTap
+
+    writer = PcapWriter(pcap)
+    stack.callback(writer.close)
+    tap = PassiveTap(writer, host, {"ike": ports["ike"]})
+    tap_ports = await tap.start()
+    stop = _once(tap.stop)
+    stack.push_async_callback(stop)
+    say("defender", f"nonce survey of our own gateway: {probes} IKEv2 IKE_SA_INIT probes over loopback, "
+                    f"each abandoned half-open, recorded in {pcap.name} (as the CCS16 §8 scans, but only "
+                    "to a device we own)")
+    result = await nonce_survey((LOOPBACK, tap_ports["ike"]), vpn, probes, seed=seed)
+    await stop()
+    sizes = ", ".join(f"{n} of {size} bytes" for size, n in result.nonce_lengths.items()) or "none"
+    say("defender", f"survey: {result.answered}/{result.sent} answered in {result.seconds:.1f} s "
+                    f"(nonces: {sizes}; {result.cookies} COOKIE round trips)"
+                    + (f"; stopped early: {result.stopped}" if result.stopped else ""))
+    return result
