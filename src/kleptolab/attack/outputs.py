@@ -2,7 +2,8 @@
 
 Table formats and algorithm names follow Wireshark 4.0.17's UAT fields
 (reference/ike-ecosystem.md §1.2); names are matched exactly by Wireshark.
-``esp_sa`` rows are written by :mod:`kleptolab.esp.uat` (one source of ESP names).
+``esp_sa`` rows come from :mod:`kleptolab.esp.uat` and IKEv2 rows from
+:mod:`kleptolab.ike.v2.uat`, so each set of names has one source.
 """
 
 from __future__ import annotations
@@ -17,45 +18,14 @@ from kleptolab.attack.pcapio import LINKTYPE_RAW, PcapWriter
 from kleptolab.crypto.algorithms import Encr, Integ
 from kleptolab.esp.sa import EspSa
 from kleptolab.esp.uat import EspSaRecord
+from kleptolab.ike.v2.uat import format_ikev2_table_row
 
 __all__ = [
     "EspSaRow",
     "Ikev1Row",
     "Ikev2Row",
-    "ikev2_encr_name",
-    "ikev2_integ_name",
     "write_outputs",
 ]
-
-
-def ikev2_encr_name(encr: Encr, key_size: int) -> str:
-    """Wireshark's ``ikev2_decryption_table`` encryption name."""
-    bits = 8 * key_size
-    if encr is Encr.TDES_CBC:
-        return "3DES [RFC2451]"
-    if encr is Encr.AES_CBC:
-        return f"AES-CBC-{bits} [RFC3602]"
-    if encr is Encr.AES_CTR:
-        return f"AES-CTR-{bits} [RFC5930]"
-    if encr.is_aead:
-        mode = "GCM" if encr.name.startswith("AES_GCM") else "CCM"
-        return f"AES-{mode}-{bits} with {encr.icv_size} octet ICV [RFC5282]"
-    raise ValueError(f"Wireshark's IKEv2 table has no name for {encr.name}")
-
-
-_IKEV2_INTEG = {
-    Integ.HMAC_MD5_96: "HMAC_MD5_96 [RFC2403]",
-    Integ.HMAC_SHA1_96: "HMAC_SHA1_96 [RFC2404]",
-    Integ.HMAC_SHA1_160: "HMAC_SHA1_160 [RFC4595]",
-    Integ.HMAC_SHA2_256_128: "HMAC_SHA2_256_128 [RFC4868]",
-    Integ.HMAC_SHA2_384_192: "HMAC_SHA2_384_192 [RFC4868]",
-    Integ.HMAC_SHA2_512_256: "HMAC_SHA2_512_256 [RFC4868]",
-}
-
-
-def ikev2_integ_name(integ: Integ | None) -> str:
-    """Wireshark's ``ikev2_decryption_table`` integrity name (``NONE`` for AEAD)."""
-    return "NONE [RFC4306]" if integ is None else _IKEV2_INTEG[integ]
 
 
 @dataclass(frozen=True)
@@ -84,10 +54,10 @@ class Ikev2Row:
     integ: Integ | None
 
     def line(self) -> str:
-        return (
-            f"{self.spi_i.hex()},{self.spi_r.hex()},{self.sk_ei.hex()},{self.sk_er.hex()},"
-            f'"{ikev2_encr_name(self.encr, self.key_size)}",{self.sk_ai.hex()},{self.sk_ar.hex()},'
-            f'"{ikev2_integ_name(self.integ)}"'
+        """The Wireshark 4.0 row, via :mod:`kleptolab.ike.v2.uat` (one source of IKEv2 names)."""
+        return format_ikev2_table_row(
+            self.spi_i, self.spi_r, self.sk_ei, self.sk_er, self.encr, self.key_size,
+            self.sk_ai, self.sk_ar, self.integ,
         )
 
 
