@@ -110,6 +110,19 @@ class PeerConfig:
 
 
 @dataclass(frozen=True)
+class NatStatus:
+    """Outcome of NAT detection for one IKE SA, from this endpoint's view (both IKE versions)."""
+
+    local_behind_nat: bool
+    remote_behind_nat: bool
+
+    @property
+    def detected(self) -> bool:
+        """True when either side is (or pretends to be) behind a NAT: float to 4500 and encapsulate."""
+        return self.local_behind_nat or self.remote_behind_nat
+
+
+@dataclass(frozen=True)
 class ChildSaKeys:
     """Keys of one negotiated ESP SA pair, from this endpoint's point of view.
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from kleptolab.ike.common import NatStatus
 from kleptolab.ike.v2.constants import NotifyType
-from kleptolab.ike.v2.natt import NatStatus, detect_nat, nat_detection_hash, nat_detection_notifies
+from kleptolab.ike.v2.natt import detect_nat, nat_detection_hash, nat_detection_notifies
 from kleptolab.ike.v2.payloads import NotifyPayload, parse_message
 from tests.ike.v2.helpers import STRONGSWAN_V2, strongswan_case
 

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
-from dataclasses import dataclass
 from enum import Enum
 
 from kleptolab.crypto.algorithms import Prf, hash_bytes
+from kleptolab.ike.common import NatStatus
 from kleptolab.ike.v1.constants import (
     NATT_DRAFT_VIDS,
     VID_NATT_DRAFT_02,
@@ -92,25 +92,15 @@ def natd_payloads(
     return [cls(natd_hash(prf, cky_i, cky_r, remote)), cls(natd_hash(prf, cky_i, cky_r, mine))]
 
 
-@dataclass(frozen=True)
-class NatState:
-    local_behind_nat: bool
-    remote_behind_nat: bool
-
-    @property
-    def detected(self) -> bool:
-        return self.local_behind_nat or self.remote_behind_nat
-
-
 def detect_nat(
     prf: Prf, cky_i: bytes, cky_r: bytes, local: Address, remote: Address, received: Sequence[bytes]
-) -> NatState:
+) -> NatStatus:
     """Compare the peer's NAT-D hashes (first: our address as it saw it; rest: its own)."""
     if not received:
         raise ValueError("NAT-D: the peer sent no NAT-D payloads")
     local_behind = received[0] != natd_hash(prf, cky_i, cky_r, local)
     remote_behind = natd_hash(prf, cky_i, cky_r, remote) not in received[1:]
-    return NatState(local_behind, remote_behind)
+    return NatStatus(local_behind, remote_behind)
 
 
 def udp_encap_mode(version: NatTVersion, transport: bool = False) -> int:

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from kleptolab.ike.common import AuthMethod, IkeEvent, IkeProposal, IkeSaEstablished, PeerConfig
+from kleptolab.ike.common import (
+    AuthMethod,
+    IkeEvent,
+    IkeProposal,
+    IkeSaEstablished,
+    NatStatus,
+    PeerConfig,
+)
 from kleptolab.ike.v1 import keys as kdf
 from kleptolab.ike.v1.auth import (
     AuthenticationError,
@@ -25,7 +32,6 @@ from kleptolab.ike.v1.crypto import Ikev1Cipher
 from kleptolab.ike.v1.message import PayloadChain
 from kleptolab.ike.v1.natt import (
     NATT_VENDOR_IDS,
-    NatState,
     NatTVersion,
     answer_vendor_id,
     detect_nat,
@@ -304,7 +310,7 @@ class Phase1(SaState):
             return
         nat = detect_nat(self.prf, self.cky_i, self.cky_r, self.local, self.remote, hashes)
         if self.force_nat:
-            nat = NatState(True, nat.remote_behind_nat)
+            nat = NatStatus(True, nat.remote_behind_nat)
         self.nat = nat
         self.float_to_4500 = nat.detected
 

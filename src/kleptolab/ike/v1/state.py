@@ -8,12 +8,19 @@ from dataclasses import dataclass
 from enum import Enum
 
 from kleptolab.crypto.algorithms import Prf
-from kleptolab.ike.common import ChildProposal, ChildSaKeys, IkeProposal, KeySource, PeerConfig
+from kleptolab.ike.common import (
+    ChildProposal,
+    ChildSaKeys,
+    IkeProposal,
+    KeySource,
+    NatStatus,
+    PeerConfig,
+)
 from kleptolab.ike.dh import DhGroup, group_by_number
 from kleptolab.ike.v1.crypto import Ikev1Cipher
 from kleptolab.ike.v1.keys import Phase1Keys
 from kleptolab.ike.v1.message import build_message
-from kleptolab.ike.v1.natt import Address, NatState, NatTVersion
+from kleptolab.ike.v1.natt import Address, NatTVersion
 from kleptolab.ike.v1.payloads import Payload
 
 
@@ -93,7 +100,7 @@ class SaState:
         self.phase1_keys: Phase1Keys | None = None
         self.cipher: Ikev1Cipher | None = None
         self.natt = NatTVersion.NONE
-        self.nat: NatState | None = None
+        self.nat: NatStatus | None = None
         self.float_to_4500 = False
         self.peer_id = ""
         self.peer_vendor_ids: list[bytes] = []

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-from dataclasses import dataclass
 
+from kleptolab.ike.common import NatStatus
 from kleptolab.ike.v2.constants import NotifyType
 from kleptolab.ike.v2.payloads import NotifyPayload
 
@@ -60,19 +60,6 @@ def nat_detection_notifies(
         NotifyPayload(NotifyType.NAT_DETECTION_SOURCE_IP, source),
         NotifyPayload(NotifyType.NAT_DETECTION_DESTINATION_IP, nat_detection_hash(spi_i, spi_r, remote)),
     )
-
-
-@dataclass(frozen=True)
-class NatStatus:
-    """Outcome of NAT detection for one IKE SA, from this endpoint's view."""
-
-    local_behind_nat: bool
-    remote_behind_nat: bool
-
-    @property
-    def detected(self) -> bool:
-        """True when either side is (or pretends to be) behind a NAT: float and encapsulate."""
-        return self.local_behind_nat or self.remote_behind_nat
 
 
 def detect_nat(

@@ -23,13 +23,14 @@ from kleptolab.ike.common import (
     IkeEvent,
     IkeProposal,
     KeySource,
+    NatStatus,
     PeerConfig,
     SaDeleted,
 )
 from kleptolab.ike.dh import group_by_number
 from kleptolab.ike.v2.constants import ExchangeType, NotifyType, ProtocolId
 from kleptolab.ike.v2.keys import IkeSaKeys, derive_child_keys
-from kleptolab.ike.v2.natt import Address, NatStatus
+from kleptolab.ike.v2.natt import Address
 from kleptolab.ike.v2.negotiation import (
     NoProposalChosen,
     child_proposal_transforms,
