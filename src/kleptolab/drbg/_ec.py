@@ -9,6 +9,7 @@ would give the point at infinity and raises ``ValueError``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache, lru_cache
 
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -16,8 +17,34 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from kleptolab.drbg.curves import P256, P384, P521, Curve
 
+try:  # optional: a much faster quadratic-residue test
+    import gmpy2
+except ImportError:  # pragma: no cover - exercised only without gmpy2
+    gmpy2 = None
+
 Point = tuple[int, int]
 _ECDH = ec.ECDH()
+
+
+def x_prefilter(curve: Curve) -> Callable[[int], bool]:
+    """A cheap test that rejects most x that are not on ``curve`` (x >= p, or x³+ax+b a non-residue).
+
+    It never rejects a valid x-coordinate; without gmpy2 only the range check runs,
+    and decompression rejects the rest.
+    """
+    p, a, b = curve.p, curve.a, curve.b
+    if gmpy2 is None:
+        return lambda x: x < p
+    jacobi, mpz = gmpy2.jacobi, gmpy2.mpz
+    gp, ga, gb = mpz(p), mpz(a), mpz(b)
+
+    def maybe_on_curve(x: int) -> bool:
+        if x >= p:
+            return False
+        gx = mpz(x)
+        return bool(jacobi((gx * gx + ga) * gx + gb, gp) != -1)
+
+    return maybe_on_curve
 
 
 @cache

@@ -14,12 +14,8 @@ import ctypes.util
 import weakref
 from typing import Any
 
+from kleptolab.drbg._ec import x_prefilter
 from kleptolab.drbg.curves import P256
-
-try:  # optional fast on-curve pre-filter
-    import gmpy2
-except ImportError:  # pragma: no cover - exercised only without gmpy2
-    gmpy2 = None
 
 __all__ = ["OsslSweep", "load"]
 
@@ -69,13 +65,12 @@ class OsslSweep:
         bin2bn = fn["BN_bin2bn"]
         r_pt, s_pt, t_pt = self._points
         bn_d, bn_k = self._bns
-        p, n, b = P256.p, P256.n, P256.b
+        n = P256.n
         e_int = int.from_bytes(e, "big")
         if len(d) != 32 or not 0 < int.from_bytes(d, "big") < n or not 0 < e_int < n:
             raise ValueError("d and e must be 32-byte scalars in [1, n)")
         bin2bn(d, 32, bn_d)
-        jacobi = None if gmpy2 is None else gmpy2.jacobi
-        gp, gb = (gmpy2.mpz(p), gmpy2.mpz(b)) if gmpy2 is not None else (p, b)
+        maybe_on_curve = x_prefilter(P256)
         count = len(xs) // 32
         status = bytearray(count)
         out = bytearray(64 * count)
@@ -89,12 +84,8 @@ class OsslSweep:
         for i in range(count):
             raw = xs[32 * i : 32 * i + 32]
             x = int.from_bytes(raw, "big")
-            if x >= p:
+            if not maybe_on_curve(x):
                 continue
-            if jacobi is not None:
-                gx = gmpy2.mpz(x)
-                if jacobi((gx * gx - 3) * gx + gb, gp) == -1:
-                    continue
             if not lift(group, r_pt, b"\x02" + raw, 33, ctx):
                 fn["ERR_clear_error"]()
                 continue

@@ -48,11 +48,6 @@ from kleptolab.drbg import _ec, _fastsweep
 from kleptolab.drbg.dualec import dualec_blocks, outlen
 from kleptolab.drbg.trapdoor import Trapdoor
 
-try:  # optional fast on-curve pre-filter
-    import gmpy2
-except ImportError:  # pragma: no cover - exercised only without gmpy2
-    gmpy2 = None
-
 __all__ = [
     "LAYOUTS",
     "SCREENOS_30_1",
@@ -235,21 +230,16 @@ def _sweep_reference(
     """Survivors among ``indices``, one candidate at a time through ``cryptography``."""
     curve = trapdoor.curve
     head = slice(3, 3 + layout.next_len)  # compressed x: 1 tag byte, 2 bytes above the block
-    p, n, e = curve.p, curve.n, trapdoor.e
+    n, e = curve.n, trapdoor.e
     ec_curve = _ec.ec_curve(curve)
     d_key = _ec.private_key(curve, trapdoor.d)
     derive, lift = ec.derive_private_key, ec.EllipticCurvePublicKey.from_encoded_point
-    jacobi = None if gmpy2 is None else gmpy2.jacobi
-    gp, gb = (gmpy2.mpz(p), gmpy2.mpz(curve.b)) if gmpy2 is not None else (p, curve.b)
+    maybe_on_curve = _ec.x_prefilter(curve)
     found: list[int] = []
     for index in indices:
         x = _candidate_x(index, low, tail_bits)
-        if x >= p:
+        if not maybe_on_curve(x):
             continue
-        if jacobi is not None:
-            gx = gmpy2.mpz(x)
-            if jacobi((gx * gx - 3) * gx + gb, gp) == -1:
-                continue
         try:
             point = lift(ec_curve, b"\x02" + x.to_bytes(32, "big"))
         except ValueError:
