@@ -70,6 +70,7 @@ def test_every_readme_command_runs_as_written(tmp_path: Path) -> None:
     assert (tmp_path / "decrypted" / "esp_sa").read_text().strip()
     assert (tmp_path / "scan.sarif").is_file() and (tmp_path / "dualec.yar").is_file()
     assert (tmp_path / "lab.rules").read_text().count("sid:") >= 4
+    assert "affected ScreenOS likely" in out
     if shutil.which("tshark"):
         icv = [line.split("\t")[-1] for line in out.splitlines() if re.match(r"^\d+\t[0-9a-fx]+\t[01]", line)]
         assert icv and set(icv) == {"1"}, out[-3000:]
