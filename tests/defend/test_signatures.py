@@ -1,8 +1,9 @@
 """Snort/Suricata rules: they parse, and their content matches behave on Telnet sessions.
 
-Until the gateway's live capture test exists, the sessions follow the lab
-console protocol exactly: banner + ``login: ``, user, ``password: ``,
-password, prompt ``ssg5-lab-> ``.
+These sessions are built to the lab console protocol (banner + ``login: ``,
+user, ``password: ``, password, prompt ``ssg5-lab-> ``) to cover splits and
+variants; test_signatures_live.py runs the rules on sessions captured from the
+gateway's real Telnet console.
 """
 
 from __future__ import annotations
