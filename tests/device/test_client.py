@@ -221,3 +221,34 @@ def test_cli_client_against_gateway() -> None:
         assert text.count("ping 198.51.100.1 seq=") == 2 and "lost" not in text, text
 
     with_gateway([peer(2, esp="nopfs-esp-3des-sha")], scenario)
+
+
+def test_ikev2_create_child_sa_with_pfs_replaces_the_tunnel() -> None:
+    async def scenario(service: VpnService, _echo: tuple[str, int]) -> None:
+        client = client_for(service, version=2, proposal="pre-g2-3des-sha", esp_proposal="g2-esp-3des-sha")
+        try:
+            first = await client.connect(timeout=5)
+            second = await client.create_child_sa(timeout=5)
+            assert second.spi_in != first.spi_in and second.spi_out != first.spi_out
+            assert second.encr_key_out != first.encr_key_out
+            assert await client.send_udp(("198.51.100.10", 7), b"over the new child") == b"over the new child"
+        finally:
+            await client.close()
+
+    log = with_gateway([peer(2, esp="g2-esp-3des-sha")], scenario)
+    assert sum("Phase 2: Completed negotiations with SPI" in m for m in log.kinds("tunnel")) == 2
+
+
+def test_create_child_sa_is_refused_on_ikev1_and_before_connect() -> None:
+    async def scenario(service: VpnService, _echo: tuple[str, int]) -> None:
+        client = client_for(service, version=1)
+        try:
+            with pytest.raises(RuntimeError, match="connect"):
+                await client.create_child_sa(timeout=1)
+            await client.connect(timeout=5)
+            with pytest.raises(ValueError, match="IKEv2"):
+                await client.create_child_sa(timeout=1)
+        finally:
+            await client.close()
+
+    with_gateway([peer(1)], scenario)

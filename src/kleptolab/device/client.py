@@ -163,6 +163,7 @@ class VpnClient:
         )
         self.sent: list[SentRecord] = []
         self.child: ChildSaKeys | None = None
+        self._ike_spi: bytes | None = None
         self._bind_host = bind_host
         self._transports: dict[int, asyncio.DatagramTransport] = {}
         self._up: asyncio.Future[ChildSaKeys] | None = None
@@ -181,7 +182,7 @@ class VpnClient:
         name = self._transports[IKE_PORT].get_extra_info("sockname")
         self.core.local = (str(name[0]), int(name[1]))
         self._up = loop.create_future()
-        self.core.initiate(CONFIG_NAME, self.server, self.natt_port)
+        self._ike_spi = self.core.initiate(CONFIG_NAME, self.server, self.natt_port)
         self._flush()
         try:
             self.child = await asyncio.wait_for(self._up, timeout)
@@ -189,6 +190,20 @@ class VpnClient:
             raise TimeoutError(
                 f"no tunnel to {self.server[0]}:{self.server[1]} within {timeout} s"
             ) from None
+        return self.child
+
+    async def create_child_sa(self, timeout: float = 10.0) -> ChildSaKeys:
+        """IKEv2 only: negotiate another child SA (with a KE payload when the ESP proposal
+        names a PFS group) on the established IKE SA; return its keys."""
+        if self.child is None or self._ike_spi is None:
+            raise RuntimeError("connect() first")
+        self._up = asyncio.get_running_loop().create_future()
+        self.core.create_child_sa(self._ike_spi)
+        self._flush()
+        try:
+            self.child = await asyncio.wait_for(self._up, timeout)
+        except TimeoutError:
+            raise TimeoutError(f"no new child SA within {timeout} s") from None
         return self.child
 
     async def send_udp(self, dst: Address, payload: bytes, timeout: float = 2.0) -> bytes | None:

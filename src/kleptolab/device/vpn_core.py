@@ -46,6 +46,7 @@ from kleptolab.ike.common import (
     PeerConfig,
     SaDeleted,
 )
+from kleptolab.ike.v2.engine import Ikev2Initiator, Ikev2Responder
 from kleptolab.ike.wire import IkeHeader, WireError
 
 KEEPALIVE_INTERVAL = 20.0
@@ -145,10 +146,11 @@ class VpnCore:
         except Exception as exc:
             return [self._drop(dgram.remote, f"{type(exc).__name__}: {exc}")]
 
-    def initiate(self, config_name: str, remote: Address, natt_port: int = NATT_PORT) -> None:
+    def initiate(self, config_name: str, remote: Address, natt_port: int = NATT_PORT) -> bytes:
         """Start an IKE SA for the configured VPN ``config_name`` towards ``remote`` (its IKE port).
 
         ``natt_port`` is the peer's NAT-T port, used once the engine floats.
+        Returns the new SA's initiator SPI (its key for :meth:`create_child_sa`).
         """
         config = next((c for c in self.configs if c.name == config_name), None)
         if config is None:
@@ -171,6 +173,22 @@ class VpnCore:
             f"IKE {remote[0]}: initiating IKEv{config.version} SA {config.name!r}",
             spi_i=spi_i.hex(),
         )
+        return spi_i
+
+    def create_child_sa(self, spi_i: bytes) -> None:
+        """Start an IKEv2 CREATE_CHILD_SA on the established IKE SA ``spi_i``.
+
+        The engine offers its configured child proposals (with a KE payload when
+        they name a PFS group); a ``TunnelUp`` event follows when the child is up.
+        """
+        slot = self._sas.get(spi_i)
+        if slot is None or not slot.established:
+            raise ValueError(f"no established IKE SA {spi_i.hex()}")
+        engine = slot.engine
+        if not isinstance(engine, Ikev2Initiator | Ikev2Responder):
+            raise ValueError("CREATE_CHILD_SA needs an IKEv2 SA")
+        engine.create_child_sa()
+        self._queue(slot, _outgoing(engine))
 
     def send_inner(self, packet: bytes) -> bool:
         """Encapsulate an inner IPv4 packet into its tunnel (see :meth:`TunnelTable.route`)."""
