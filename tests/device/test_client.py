@@ -252,3 +252,20 @@ def test_create_child_sa_is_refused_on_ikev1_and_before_connect() -> None:
             await client.close()
 
     with_gateway([peer(1)], scenario)
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_close_deletes_the_ike_sa_at_the_gateway(version: int) -> None:
+    async def scenario(service: VpnService, _echo: tuple[str, int]) -> None:
+        client = client_for(service, version=version)
+        await client.connect(timeout=5)
+        assert len(service.ike_cookies()) == 1 and service.sa_summaries()
+        await client.close()
+        for _ in range(50):  # the Delete crosses loopback asynchronously
+            if not service.ike_cookies():
+                break
+            await asyncio.sleep(0.02)
+        assert service.ike_cookies() == [] and service.sa_summaries() == []
+
+    log = with_gateway([peer(version)], scenario)
+    assert any("Received a delete for the IKE SA" in m for m in log.kinds("tunnel"))

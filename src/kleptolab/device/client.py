@@ -10,6 +10,7 @@ passive decryptor recovers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import ipaddress
 import os
@@ -231,7 +232,11 @@ class VpnClient:
         return results
 
     async def close(self) -> None:
-        """Close the sockets (the gateway's SAs expire on their own)."""
+        """Delete the IKE SA at the gateway (when one is up), then close the sockets."""
+        if self.child is not None and self._ike_spi is not None and self._transports:
+            with contextlib.suppress(ValueError):
+                self.core.delete_ike_sa(self._ike_spi)
+                self._flush()
         for transport in self._transports.values():
             transport.close()
         self._transports.clear()

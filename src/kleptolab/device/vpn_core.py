@@ -46,6 +46,7 @@ from kleptolab.ike.common import (
     PeerConfig,
     SaDeleted,
 )
+from kleptolab.ike.v1.engine import Ikev1Initiator, Ikev1Responder
 from kleptolab.ike.v2.engine import Ikev2Initiator, Ikev2Responder
 from kleptolab.ike.wire import IkeHeader, WireError
 
@@ -189,6 +190,26 @@ class VpnCore:
             raise ValueError("CREATE_CHILD_SA needs an IKEv2 SA")
         engine.create_child_sa()
         self._queue(slot, _outgoing(engine))
+
+    def delete_ike_sa(self, spi_i: bytes) -> None:
+        """Tell the peer that the established IKE SA ``spi_i`` (and its ESP SAs) is gone, and drop it.
+
+        IKEv1 sends an Informational Delete, IKEv2 an INFORMATIONAL request with a
+        Delete payload; the SA and its tunnels are removed here without waiting.
+        """
+        slot = self._sas.get(spi_i)
+        if slot is None or not slot.established:
+            raise ValueError(f"no established IKE SA {spi_i.hex()}")
+        engine = slot.engine
+        if isinstance(engine, Ikev2Initiator | Ikev2Responder):
+            engine.delete_ike_sa()
+        elif isinstance(engine, Ikev1Initiator | Ikev1Responder):
+            engine.delete_ike()
+        else:
+            raise ValueError(f"cannot delete an SA driven by {type(engine).__name__}")
+        self._queue(slot, _outgoing(engine))
+        self._remove(slot)
+        self.report.deleted(slot.remote, [], sent=True)
 
     def send_inner(self, packet: bytes) -> bool:
         """Encapsulate an inner IPv4 packet into its tunnel (see :meth:`TunnelTable.route`)."""

@@ -73,9 +73,10 @@ class VpnReporter:
             severity="warn",
         )
 
-    def deleted(self, remote: Address, spis: list[bytes]) -> None:
+    def deleted(self, remote: Address, spis: list[bytes], *, sent: bool = False) -> None:
         what = "the IKE SA" if not spis else "ESP SA SPI " + ", ".join(f"<{s.hex()}>" for s in spis)
-        self.log.record("tunnel", f"IKE {remote[0]}: Received a delete for {what}.", remote=remote)
+        verb = "Sent" if sent else "Received"
+        self.log.record("tunnel", f"IKE {remote[0]}: {verb} a delete for {what}.", remote=remote)
 
     def flush(self) -> None:
         """Write the summary of rate-limited drops once their second is over."""
