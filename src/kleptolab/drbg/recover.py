@@ -144,6 +144,20 @@ def _quirk_head(r: int, nbytes: int) -> bytes:
     return value.to_bytes((value.bit_length() + 7) // 8, "big")[:nbytes]
 
 
+def _next_block_matches(r: bytes, expected: bytes) -> bool:
+    """Does r = x(s·Q) (32 bytes) give the observed next-block bytes ``expected``?
+
+    Either the padded reading (bytes 2.. of r) or, when the 30-byte block has a
+    leading zero byte, the BN_bn2bin unpadded one; nothing observed matches all.
+    """
+    size = len(expected)
+    return (
+        not expected
+        or r[2 : 2 + size] == expected
+        or (r[2] == 0 and _quirk_head(int.from_bytes(r, "big"), size) == expected)
+    )
+
+
 def recover_chunk(
     output: bytes,
     trapdoor_dict: dict[str, Any],
@@ -210,11 +224,7 @@ def _sweep_fast(
         if layout.separate_calls:
             if r[2 : 2 + size] == expected:
                 found.append(_ec.base_mult_x(trapdoor.curve, s))
-        elif (
-            not expected
-            or r[2 : 2 + size] == expected
-            or (r[2] == 0 and _quirk_head(int.from_bytes(r, "big"), size) == expected)
-        ):
+        elif _next_block_matches(r, expected):
             found.append(s)
     return found
 
@@ -257,10 +267,7 @@ def _sweep_reference(
             found.append(s)
             continue
         block = derive(s * e % n, ec_curve).public_key().public_bytes(*_COMPRESSED)
-        if block[head] == expected or (
-            block[3] == 0
-            and _quirk_head(int.from_bytes(block[1:], "big"), len(expected)) == expected
-        ):
+        if _next_block_matches(block[1:], expected):
             found.append(s)
     return found
 
