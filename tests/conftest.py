@@ -1,4 +1,4 @@
-"""Shared fixtures: where the shared reference data lives, and skip helpers."""
+"""Shared fixtures: where the test data lives (inside the repository), and skip helpers."""
 
 from __future__ import annotations
 
@@ -9,27 +9,10 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("KLEPTOLAB_SHARED", REPO_ROOT.parent / "shared"))
-VECTORS = SHARED / "vectors"
-CAPTURES = SHARED / "captures"
-
-
-@pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    """The ``shared/`` folder beside the checkout (vectors, captures, reference)."""
-    if not SHARED.is_dir():
-        pytest.fail(f"shared data not found at {SHARED}; set KLEPTOLAB_SHARED")
-    return SHARED
-
-
-@pytest.fixture(scope="session")
-def vectors_dir(shared_dir: Path) -> Path:
-    return shared_dir / "vectors"
-
-
-@pytest.fixture(scope="session")
-def captures_dir(shared_dir: Path) -> Path:
-    return shared_dir / "captures"
+DATA = REPO_ROOT / "tests" / "data"
+"""Test vectors and reference captures, each source named in ``tests/data/README.md``."""
+VECTORS = DATA / "vectors"
+CAPTURES = DATA / "captures"
 
 
 def require_tool(name: str) -> str:

@@ -1,14 +1,20 @@
 """The ``kleptolab`` command line.
 
 Each role package contributes its commands through a ``commands`` module that
-exposes ``register(app)``; this module only assembles them.
+exposes ``register(app)``; this module assembles them and is the one error
+boundary: whatever a command lets escape becomes one line on stderr,
+``kleptolab CMD: error: …``, and exit 2 (``--debug`` re-raises it instead).
 """
 
 from __future__ import annotations
 
 import importlib
+import sys
 
 import typer
+
+from kleptolab import ui
+from kleptolab.ui import click_exceptions
 
 _COMMAND_MODULES = (
     "kleptolab.drbg.commands",
@@ -22,17 +28,44 @@ _COMMAND_MODULES = (
 
 app = typer.Typer(
     name="kleptolab",
-    help="Reproduce the 2015 Juniper ScreenOS Dual EC incident: victim, attacker, defender.",
+    help="Reproduce the 2015 Juniper ScreenOS Dual EC incident: victim, attacker, defender.\n\n"
+    + ui.EXIT_CODES_HELP,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
 
 
+_debug = False
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from kleptolab import __version__
+
+        typer.echo(f"kleptolab {__version__}")
+        raise typer.Exit(0)
+
 
 @app.callback()
-def _root() -> None:
-    """Reproduce the 2015 Juniper ScreenOS Dual EC incident: victim, attacker, defender."""
+def _root(
+    debug: bool = typer.Option(
+        False, "--debug", help="Show a traceback instead of one error line."
+    ),
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_show_version,
+        is_eager=True,
+        help="Print the version and exit.",
+    ),
+) -> None:
+    """Reproduce the 2015 Juniper ScreenOS Dual EC incident: victim, attacker, defender.
+
+    Exit codes: 0 clean, 1 findings (defender commands), 2 bad input (one line on stderr).
+    """
+    global _debug
+    _debug = debug
 
 
 @app.command()
@@ -47,6 +80,80 @@ for _module_name in _COMMAND_MODULES:
     importlib.import_module(_module_name).register(app)
 
 
-def main() -> None:
-    """Run the CLI."""
-    app()
+def _usage_command(exc: click_exceptions.ClickException) -> str:
+    ctx = getattr(exc, "ctx", None)
+    return ctx.command_path if ctx is not None else "kleptolab"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI behind the error boundary (exit 0 clean, 1 findings, 2 bad input)."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args[: args.index("--")] if "--" in args else "--debug" in args
+    try:
+        code = app(args=args, prog_name="kleptolab", standalone_mode=False)
+    except click_exceptions.NoArgsIsHelpError as exc:  # bare group: its help, then exit 2
+        ctx = getattr(exc, "ctx", None)
+        if ctx is not None:
+            typer.echo(ctx.get_help())
+        raise SystemExit(ui.EXIT_BAD_INPUT) from None
+    except (
+        click_exceptions.ClickException
+    ) as exc:  # usage errors: bad option, missing argument, ...
+        if debug:
+            raise
+        line = ui.error_line(exc.format_message(), _usage_command(exc))
+        print(line, file=sys.stderr)
+        raise SystemExit(ui.EXIT_BAD_INPUT) from None
+    except typer.Exit as exc:
+        raise SystemExit(exc.exit_code) from None
+    except typer.Abort:
+        print("kleptolab: aborted", file=sys.stderr)
+        raise SystemExit(130) from None
+    except KeyboardInterrupt:
+        print("kleptolab: interrupted", file=sys.stderr)
+        raise SystemExit(130) from None
+    except BrokenPipeError:
+        sys.stderr.close()
+        raise SystemExit(ui.EXIT_BAD_INPUT) from None
+    except (ValueError, OSError, UnicodeError, LookupError, OverflowError, MemoryError) as exc:
+        if debug:
+            raise
+        print(ui.error_line(_message(exc), _command_path(args)), file=sys.stderr)
+        raise SystemExit(ui.EXIT_BAD_INPUT) from None
+    except Exception as exc:
+        if debug:
+            raise
+        print(
+            ui.error_line(
+                f"internal error: {type(exc).__name__}: {exc} (rerun with --debug)",
+                _command_path(args),
+            ),
+            file=sys.stderr,
+        )
+        raise SystemExit(70) from None
+    raise SystemExit(code if isinstance(code, int) else 0)
+
+
+def _command_path(args: list[str]) -> str:
+    """``kleptolab firmware build``: the (sub)command that ``args`` name, for error lines."""
+    command = typer.main.get_command(app)
+    path = ["kleptolab"]
+    for token in args:
+        if token == "--":
+            break
+        commands = getattr(command, "commands", None)
+        if token.startswith("-") or commands is None:
+            continue
+        sub = commands.get(token)
+        if sub is None:
+            break
+        command = sub
+        path.append(token)
+    return " ".join(path)
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        where = exc.filename if exc.filename is not None else ""
+        return f"{where}: {exc.strerror}" if where else exc.strerror
+    return str(exc) or type(exc).__name__

@@ -1,10 +1,30 @@
-"""Shared terminal output: one rich console, progress bars and error exits."""
+"""Shared terminal output and the CLI's one error contract.
+
+Exit codes, for every command: 0 clean, 1 findings (defender commands), 2 bad
+input.  Bad input is reported as one line on stderr,
+``kleptolab CMD: error: …``, never a traceback (``kleptolab --debug CMD``
+shows one).  Commands check their inputs and output paths with the helpers
+below *before* any long work, and write files whole or not at all
+(:func:`atomic_write`).
+"""
 
 from __future__ import annotations
 
-from typing import NoReturn
+import contextlib
+import os
+import stat
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any, NoReturn
 
 import typer
+
+try:  # typer >= 0.25 vendors click as ``typer._click``
+    from typer._click import exceptions as click_exceptions
+    from typer._click.globals import get_current_context
+except ImportError:  # pragma: no cover - older typer on plain click
+    from click import get_current_context  # type: ignore[no-redef]
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -15,8 +35,38 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+__all__ = [
+    "EXIT_BAD_INPUT",
+    "EXIT_CLEAN",
+    "EXIT_CODES_HELP",
+    "EXIT_FINDINGS",
+    "UsageProblem",
+    "atomic_write",
+    "check_input_file",
+    "check_output_dir",
+    "check_output_file",
+    "click_exceptions",
+    "command_name",
+    "console",
+    "err_console",
+    "error_line",
+    "fail",
+    "progress",
+    "write_files_atomically",
+]
+
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
+
+EXIT_CLEAN = 0
+EXIT_FINDINGS = 1
+EXIT_BAD_INPUT = 2
+
+EXIT_CODES_HELP = "Exit codes: 0 clean, 1 findings, 2 bad input."
+
+
+class UsageProblem(ValueError):
+    """Bad input found by a command's own checks; the message is the whole line."""
 
 
 def progress(transient: bool = True) -> Progress:
@@ -33,7 +83,122 @@ def progress(transient: bool = True) -> Progress:
     )
 
 
-def fail(message: str, code: int = 2) -> NoReturn:
-    """Print ``error: message`` on stderr and exit with ``code``."""
-    err_console.print(f"[bold red]error:[/] {message}")
+def command_name() -> str:
+    """``kleptolab firmware build``-style name of the command running now."""
+    ctx = get_current_context(silent=True)
+    return ctx.command_path if ctx is not None else "kleptolab"
+
+
+def error_line(message: str, command: str | None = None) -> str:
+    """The one stderr line for ``message``: ``kleptolab CMD: error: message``."""
+    text = " ".join(str(message).split()) or "failed"
+    return f"{command or command_name()}: error: {text}"
+
+
+def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
+    """Print ``kleptolab CMD: error: message`` (one line) on stderr and exit with ``code``."""
+    err_console.print(error_line(message), markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def check_input_file(path: Path | str, what: str = "input") -> Path:
+    """Return ``path`` if it is a readable regular file; else fail (folders, devices, FIFOs too)."""
+    p = Path(path)
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        fail(f"{what} {p}: no such file")
+    except OSError as exc:
+        fail(f"{what} {p}: {exc.strerror or exc}")
+    if stat.S_ISDIR(st.st_mode):
+        fail(f"{what} {p} is a folder, not a file")
+    if not stat.S_ISREG(st.st_mode):
+        fail(f"{what} {p} is not a regular file (a device, FIFO or socket)")
+    if not os.access(p, os.R_OK):
+        fail(f"{what} {p}: permission denied")
+    return p
+
+
+def check_output_file(path: Path | str, what: str = "output", *, overwrite: bool = True) -> Path:
+    """Fail unless ``path`` can be written as a regular file: its folder exists and is writable,
+    and it is not a folder (or, with ``overwrite=False``, not an existing file)."""
+    p = Path(path)
+    if p.is_dir():
+        fail(f"{what} {p} is a folder; give a file name")
+    if p.exists() or p.is_symlink():
+        if not overwrite:
+            fail(f"{what} {p} already exists; remove it or pick another name")
+        try:
+            st = p.stat()
+        except OSError as exc:
+            fail(f"{what} {p}: {exc.strerror or exc}")
+        if not stat.S_ISREG(st.st_mode):
+            fail(f"{what} {p} is not a regular file")
+        if not os.access(p, os.W_OK):
+            fail(f"{what} {p}: permission denied")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        fail(f"{what} {p}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        fail(f"{what} {p}: folder {parent} is not writable")
+    return p
+
+
+def check_output_dir(path: Path | str, what: str = "output folder") -> Path:
+    """Fail unless ``path`` is, or can be created as, a writable folder (created here)."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        fail(f"{what} {p} exists and is not a folder")
+    if not p.exists():
+        parent = p.parent
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+        if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+            fail(f"{what} {p}: cannot create it in {parent}")
+        try:
+            p.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            fail(f"{what} {p}: {exc.strerror or exc}")
+    if not os.access(p, os.W_OK | os.X_OK):
+        fail(f"{what} {p} is not writable")
+    return p
+
+
+@contextlib.contextmanager
+def atomic_write(path: Path | str, binary: bool = False) -> Iterator[IO[Any]]:
+    """Write ``path`` whole or not at all: a temporary file beside it, fsynced, then renamed.
+
+    On any error the temporary file is removed and ``path`` is left as it was.
+    """
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb" if binary else "w", encoding=None if binary else "utf-8") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def write_files_atomically(files: dict[Path, bytes]) -> None:
+    """Write every file in ``files`` or none of them (temporaries first, then renames)."""
+    temps: list[tuple[str, Path]] = []
+    try:
+        for target, data in files.items():
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+            temps.append((tmp, target))
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+        for tmp, target in temps:
+            os.replace(tmp, target)
+    except BaseException:
+        for tmp, _ in temps:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        raise

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kleptolab.attack.pcapio import PcapWriter
+from kleptolab.capture.pcapio import PcapWriter
 from kleptolab.device.client import VpnClient
 from kleptolab.device.config import load_config
 from kleptolab.device.firmware import build_image

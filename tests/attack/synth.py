@@ -11,11 +11,11 @@ from __future__ import annotations
 import hashlib
 
 from kleptolab.device.firmware import q_for_profile
-from kleptolab.device.profiles import PrngGeneration, profile_for
+from kleptolab.device.profiles import profile_for
 from kleptolab.device.queues import PrngQueues
 from kleptolab.drbg import _ec
 from kleptolab.drbg.curves import P256
-from kleptolab.drbg.screenos import ScreenOsPrng
+from kleptolab.drbg.screenos import PrngGeneration, ScreenOsPrng
 from kleptolab.drbg.trapdoor import Trapdoor
 
 Point = tuple[int, int]
@@ -79,7 +79,7 @@ from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from kleptolab import netpkt  # noqa: E402
-from kleptolab.attack.pcapio import LINKTYPE_ETHERNET, PcapWriter  # noqa: E402
+from kleptolab.capture.pcapio import LINKTYPE_ETHERNET, PcapWriter  # noqa: E402
 from kleptolab.crypto.algorithms import Encr, Integ, Prf, encrypt  # noqa: E402
 from kleptolab.ike.dh import group_by_number  # noqa: E402
 from kleptolab.ike.v2.constants import ATTR_KEY_LENGTH, ExchangeType, TransformType  # noqa: E402

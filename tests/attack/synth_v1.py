@@ -19,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from kleptolab import netpkt
-from kleptolab.attack.pcapio import LINKTYPE_ETHERNET, PcapWriter
+from kleptolab.capture.pcapio import LINKTYPE_ETHERNET, PcapWriter
 from kleptolab.crypto.algorithms import Encr, Integ, Prf
 from kleptolab.device.queues import PrngQueues
 from kleptolab.esp.sa import EspSa

@@ -8,8 +8,8 @@ import pytest
 
 from kleptolab.attack.decryptor import NOT_DUAL_EC, WRONG_Q, decrypt_capture
 from kleptolab.attack.engine import make_engine
-from kleptolab.attack.pcapio import LINKTYPE_ETHERNET, PcapWriter
 from kleptolab.attack.recovery import StateCache
+from kleptolab.capture.pcapio import LINKTYPE_ETHERNET, PcapWriter
 
 from .conftest import TRAPDOOR, V2_VARIANTS, Run
 from .synth import ikev2_session, release_queues

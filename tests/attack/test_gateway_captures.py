@@ -32,12 +32,12 @@ from typing import Any
 
 import pytest
 
-from kleptolab.attack.capture import EspPacket, classify_all, read_capture
 from kleptolab.attack.decryptor import DecryptOptions, DecryptResult, decrypt_capture
 from kleptolab.attack.engine import make_engine
 from kleptolab.attack.ikev1_attack import NEED_PSK
 from kleptolab.attack.outputs import write_outputs
 from kleptolab.attack.recovery import StateCache
+from kleptolab.capture import EspPacket, classify_all, read_capture
 from kleptolab.device.pki import init_pki
 from kleptolab.drbg.trapdoor import generate_trapdoor
 from kleptolab.netpkt import PROTO_ICMP, PROTO_UDP, parse_ipv4, parse_udp

@@ -9,8 +9,8 @@ from kleptolab.attack.decryptor import DecryptOptions, decrypt_capture
 from kleptolab.attack.engine import make_engine
 from kleptolab.attack.ikev1_attack import NEED_PSK
 from kleptolab.attack.outputs import Ikev1Row
-from kleptolab.attack.pcapio import LINKTYPE_ETHERNET, PcapWriter
 from kleptolab.attack.recovery import StateCache
+from kleptolab.capture.pcapio import LINKTYPE_ETHERNET, PcapWriter
 from kleptolab.ike.common import AuthMethod
 
 from .conftest import TRAPDOOR, V1_CASES, Run, decrypt_to

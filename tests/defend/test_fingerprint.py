@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from kleptolab.attack.capture import PcapWriter
+from kleptolab.capture import PcapWriter
 from kleptolab.cli import app
 from kleptolab.defend.fingerprint import fingerprint, nonces_needed, responder_nonces
 from kleptolab.ike.wire import (

@@ -164,7 +164,7 @@ def _wait_for(predicate: object, timeout: float, what: str) -> None:
 
 def _esp_in_capture(pcap: Path) -> int:
     """ESP packets tcpdump has written so far (a partial last record is ignored)."""
-    from kleptolab.attack.capture import EspPacket, classify_all, read_capture
+    from kleptolab.capture import EspPacket, classify_all, read_capture
 
     try:
         packets = classify_all(read_capture(pcap).datagrams)

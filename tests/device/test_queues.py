@@ -7,9 +7,8 @@ import ipaddress
 import pytest
 
 from kleptolab.crypto.algorithms import Encr, Integ, Prf
-from kleptolab.device.profiles import PrngGeneration
 from kleptolab.device.queues import PrngQueues, queue_sizes
-from kleptolab.drbg.screenos import ScreenOsPrng
+from kleptolab.drbg.screenos import PrngGeneration, ScreenOsPrng
 from kleptolab.drbg.trapdoor import generate_trapdoor
 from kleptolab.ike.common import ChildProposal, IkeProposal, PeerConfig
 from kleptolab.ike.dh import GROUPS

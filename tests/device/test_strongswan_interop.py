@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from kleptolab.attack.capture import EspPacket, IkePacket, classify_all, read_capture
+from kleptolab.capture import EspPacket, IkePacket, classify_all, read_capture
 from kleptolab.drbg.trapdoor import load_trapdoor
 from kleptolab.ike.dh import group_by_number
 from kleptolab.ike.wire import iter_payloads

@@ -6,7 +6,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kleptolab.device.profiles import PrngGeneration
 from kleptolab.drbg.curves import P256
 from kleptolab.drbg.dualec import DualEcDrbg, dualec32, dualec_blocks
 from kleptolab.drbg.recover import (
@@ -19,7 +18,7 @@ from kleptolab.drbg.recover import (
     recover_chunk,
     recover_states,
 )
-from kleptolab.drbg.screenos import ScreenOsPrng
+from kleptolab.drbg.screenos import PrngGeneration, ScreenOsPrng
 from tests.drbg.conftest import AMBIGUOUS_SEED
 
 WINDOW = 1 << 9  # reduced prefix width for the many-seed tests

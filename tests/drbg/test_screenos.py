@@ -4,9 +4,15 @@ import itertools
 
 import pytest
 
-from kleptolab.device.profiles import PrngGeneration
 from kleptolab.drbg.dualec import dualec32, dualec_blocks
-from kleptolab.drbg.screenos import KAT_SEED, ScreenOsPrng, SelfTestError, kat_expected, self_test
+from kleptolab.drbg.screenos import (
+    KAT_SEED,
+    PrngGeneration,
+    ScreenOsPrng,
+    SelfTestError,
+    kat_expected,
+    self_test,
+)
 from kleptolab.drbg.x931 import X931Rng
 from tests.drbg.conftest import make_trapdoor
 

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kleptolab import netpkt
-from kleptolab.attack.capture import EspPacket, classify_all, read_capture
+from kleptolab.capture import EspPacket, classify_all, read_capture
 from kleptolab.crypto.algorithms import Encr, Integ, encrypt
 from kleptolab.esp.errors import (
     BadIcv,

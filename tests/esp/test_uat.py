@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from kleptolab import netpkt
-from kleptolab.attack.capture import PcapWriter
+from kleptolab.capture import PcapWriter
 from kleptolab.crypto.algorithms import Encr, Integ
 from kleptolab.esp.sa import EspSa
 from kleptolab.esp.uat import EspSaRecord, format_esp_sa, load_esp_sa, parse_esp_sa, write_esp_sa

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from kleptolab.attack.capture import read_capture
-from kleptolab.attack.pcapio import PcapWriter
+from kleptolab.capture import read_capture
+from kleptolab.capture.pcapio import PcapWriter
 from kleptolab.lab.backdoor import ssh_login
 from kleptolab.lab.defender import DefenderRun, run_tool
 from kleptolab.lab.draws import draw_records
@@ -246,9 +246,8 @@ def test_drained_queues_design_follows_the_queue_rules() -> None:
     11-12; eight MODP2048 responders (timer ticks in between) use up the boot nonces, so the
     MODP1024 responder gets key 11 and a nonce drawn after it."""
     from kleptolab.device.config import load_config
-    from kleptolab.device.profiles import PrngGeneration
     from kleptolab.device.queues import PrngQueues, queue_sizes
-    from kleptolab.drbg.screenos import ScreenOsPrng
+    from kleptolab.drbg.screenos import PrngGeneration, ScreenOsPrng
     from kleptolab.ike.dh import group_by_number
     from kleptolab.lab.demo import seeded_trapdoor
 

@@ -19,14 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from kleptolab.attack.anchoring import CACHE, PREDICTED, SWEEP, Recovery, Sighting, anchor_nonces
-from kleptolab.attack.capture import (
-    EspPacket,
-    IkePacket,
-    classify_all,
-    group_esp_sas,
-    group_ike_sas,
-    read_capture,
-)
 from kleptolab.attack.engine import Engine, recover_all
 from kleptolab.attack.errors import AttackFailure
 from kleptolab.attack.ikev1_attack import Ikev1Handshake, Ikev1Outcome, attack_ikev1, parse_ikev1
@@ -34,6 +26,14 @@ from kleptolab.attack.ikev2_attack import Ikev2Handshake, Ikev2Outcome, attack_i
 from kleptolab.attack.outputs import EspSaRow, Ikev1Row, Ikev2Row
 from kleptolab.attack.prng_walk import PrngWalker
 from kleptolab.attack.recovery import NONCE_SIZE, StateCache
+from kleptolab.capture import (
+    EspPacket,
+    IkePacket,
+    classify_all,
+    group_esp_sas,
+    group_ike_sas,
+    read_capture,
+)
 from kleptolab.drbg.trapdoor import Trapdoor
 from kleptolab.esp.errors import EspError
 from kleptolab.esp.packet import NEXT_HEADER_IPV4, NEXT_HEADER_IPV6

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from kleptolab.attack.capture import IkePacket
 from kleptolab.attack.errors import AttackFailure
 from kleptolab.attack.ikev1_quick import Opened, quick_mode_sas
 from kleptolab.attack.outputs import EspSaRow, Ikev1Row
 from kleptolab.attack.prng_walk import DhMatch, PrngWalker
 from kleptolab.attack.psk_crack import PskContext, crack_psk, psk_keys
+from kleptolab.capture import IkePacket
 from kleptolab.crypto.algorithms import Encr, Prf
 from kleptolab.ike.dh import DhGroup, group_by_number
 from kleptolab.ike.v1 import keys as kdf

@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from kleptolab.attack.capture import IkePacket
 from kleptolab.attack.outputs import EspSaRow
 from kleptolab.attack.prng_walk import PrngWalker
 from kleptolab.attack.recovery import NONCE_SIZE
+from kleptolab.capture import IkePacket
 from kleptolab.crypto.algorithms import Prf
 from kleptolab.ike.dh import group_by_number
 from kleptolab.ike.v1 import keys as kdf

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kleptolab.attack.capture import IkePacket
 from kleptolab.attack.errors import AttackFailure
 from kleptolab.attack.outputs import EspSaRow, Ikev2Row
 from kleptolab.attack.prng_walk import DhMatch, PrngWalker
+from kleptolab.capture import IkePacket
 from kleptolab.crypto.algorithms import Encr, Integ, Prf
 from kleptolab.ike.dh import DhGroup, group_by_number
 from kleptolab.ike.v2.constants import (

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kleptolab.attack.pcapio import LINKTYPE_RAW, PcapWriter
+from kleptolab.capture.pcapio import LINKTYPE_RAW, PcapWriter
 from kleptolab.crypto.algorithms import Encr, Integ
 from kleptolab.esp.sa import EspSa
 from kleptolab.esp.uat import EspSaRecord

@@ -22,8 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kleptolab.device.profiles import PrngGeneration
-from kleptolab.drbg.screenos import ScreenOsPrng
+from kleptolab.drbg.screenos import PrngGeneration, ScreenOsPrng
 from kleptolab.ike.dh import DhGroup
 
 __all__ = ["Anchor", "DhMatch", "DrawRef", "PrngWalker", "walk_outputs"]

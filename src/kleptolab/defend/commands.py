@@ -126,7 +126,7 @@ def fingerprint(
     """Passive CCS 2016 §7 test: do an IKE responder's 32-byte nonces never have byte 0/30 = 0?"""
     from rich.table import Table
 
-    from kleptolab.attack.capture import IkePacket, classify, read_capture
+    from kleptolab.capture import IkePacket, classify, read_capture
     from kleptolab.defend.fingerprint import fingerprint as run
     from kleptolab.defend.fingerprint import nonces_needed, responder_nonces
 

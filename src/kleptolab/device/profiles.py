@@ -13,12 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import total_ordering
 
-
-class PrngGeneration(StrEnum):
-    """Which PRNG design a release runs (dossier §2.3, §2.4)."""
-
-    X931_ONLY = "x931"  # 6.1: X9.31 reseeded from entropy every 10,000 calls
-    DUALEC_X931 = "dualec-x931"  # 6.2/6.3: Dual EC reseeds X9.31 on every call (cascade bug)
+from kleptolab.drbg.screenos import PrngGeneration
 
 
 class QKind(StrEnum):

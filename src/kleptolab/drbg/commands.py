@@ -82,8 +82,8 @@ def prng(
     ] = False,
 ) -> None:
     """Run the emulated ScreenOS PRNG and print its outputs."""
-    from kleptolab.device.profiles import PrngGeneration, profile_for
-    from kleptolab.drbg.screenos import ScreenOsPrng
+    from kleptolab.device.profiles import profile_for
+    from kleptolab.drbg.screenos import PrngGeneration, ScreenOsPrng
     from kleptolab.drbg.trapdoor import load_public_q
 
     try:

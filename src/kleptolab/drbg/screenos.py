@@ -28,14 +28,14 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
+from enum import StrEnum
 
-from kleptolab.device.profiles import PrngGeneration
 from kleptolab.drbg import _reference
 from kleptolab.drbg.curves import P256
 from kleptolab.drbg.dualec import dualec_blocks
 from kleptolab.drbg.x931 import X931Rng
 
-__all__ = ["KAT_SEED", "ScreenOsPrng", "SelfTestError", "kat_expected", "self_test"]
+__all__ = ["KAT_SEED", "PrngGeneration", "ScreenOsPrng", "SelfTestError", "kat_expected", "self_test"]
 
 Point = tuple[int, int]
 
@@ -53,6 +53,13 @@ def _bn2bin_into(buf: bytearray, offset: int, value: int, room: int) -> None:
     """BN_bn2bin without padding: minimal big-endian bytes, left-aligned, clipped to ``room``."""
     raw = value.to_bytes((value.bit_length() + 7) // 8, "big")[:room]
     buf[offset : offset + len(raw)] = raw
+
+
+class PrngGeneration(StrEnum):
+    """Which PRNG design a release runs (CCS 2016 §3, §4)."""
+
+    X931_ONLY = "x931"  # 6.1: X9.31 reseeded from entropy every 10,000 calls
+    DUALEC_X931 = "dualec-x931"  # 6.2/6.3: Dual EC reseeds X9.31 on every call (cascade bug)
 
 
 class ScreenOsPrng:

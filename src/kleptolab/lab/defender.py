@@ -99,7 +99,7 @@ def fingerprint_findings(pcap: Path, alpha: float = 0.01) -> list[Finding]:
     Run on the defender's survey capture it convicts any ScreenOS 6.2/6.3 Dual EC PRNG,
     whatever its Q (6.3.0r21 too): the scanner and the advisory tell the Qs apart.
     """
-    from kleptolab.attack.capture import IkePacket, classify, read_capture
+    from kleptolab.capture import IkePacket, classify, read_capture
     from kleptolab.defend.fingerprint import fingerprint, nonces_needed, responder_nonces
 
     messages = []

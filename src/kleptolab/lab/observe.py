@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from kleptolab.attack.capture import IkePacket, classify_all, group_ike_sas, read_capture
+from kleptolab.capture import IkePacket, classify_all, group_ike_sas, read_capture
 from kleptolab.ike.wire import WireError
 
 __all__ = ["ResponderValues", "responder_values"]

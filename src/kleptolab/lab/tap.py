@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
 
-from kleptolab.attack.pcapio import PcapWriter
+from kleptolab.capture.pcapio import PcapWriter
 
 Address = tuple[str, int]
 

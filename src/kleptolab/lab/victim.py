@@ -172,7 +172,7 @@ async def run_live_phase(
 
     ``survey_probes`` > 0: afterwards the defender runs its nonce survey (needs an IKEv2 VPN).
     """
-    from kleptolab.attack.pcapio import PcapWriter
+    from kleptolab.capture.pcapio import PcapWriter
     from kleptolab.device.config import load_config
     from kleptolab.device.firmware import parse_image
     from kleptolab.device.gateway import Gateway
@@ -259,7 +259,7 @@ async def _survey(
     seed: int, say: Say,
 ) -> SurveyResult:
     """The defender probes its own gateway through a tap of its own (a separate capture)."""
-    from kleptolab.attack.pcapio import PcapWriter
+    from kleptolab.capture.pcapio import PcapWriter
     from kleptolab.lab.tap import PassiveTap
 
     writer = PcapWriter(pcap)

@@ -1,4 +1,4 @@
-"""Read IKE datagrams from the shared captures with kleptolab.attack.capture."""
+"""Read IKE datagrams from the shared captures with kleptolab.capture."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kleptolab.attack.capture import read_capture
+from kleptolab.capture import read_capture
 
 
 @dataclass(frozen=True)

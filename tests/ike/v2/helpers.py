@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from kleptolab.attack.capture import IkePacket, classify, read_capture
+from kleptolab.capture import IkePacket, classify, read_capture
 from kleptolab.ike.common import IkeEndpoint, IkeEvent, SimpleKeySource
 from tests.conftest import CAPTURES
 

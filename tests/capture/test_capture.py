@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kleptolab import netpkt
-from kleptolab.attack.capture import (
+from kleptolab.capture import (
     Datagram,
     EspPacket,
     IkePacket,
@@ -28,7 +28,7 @@ from kleptolab.attack.capture import (
     read_capture,
     summarize,
 )
-from kleptolab.attack.pcapio import iter_frames
+from kleptolab.capture.pcapio import iter_frames
 from tests.conftest import CAPTURES, require_tool
 
 SHARED_CAPTURES = sorted(

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from kleptolab import netpkt
-from kleptolab.attack.linklayer import Reassembler, UnsupportedLinkType, ip_from_frame, udp_ports
-from kleptolab.attack.pcapio import (
+from kleptolab.capture.linklayer import Reassembler, UnsupportedLinkType, ip_from_frame, udp_ports
+from kleptolab.capture.pcapio import (
     LINKTYPE_ETHERNET,
     LINKTYPE_IPV4,
     LINKTYPE_RAW,

@@ -12,7 +12,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from kleptolab import netpkt
-from kleptolab.attack.pcapio import (
+from kleptolab.capture.pcapio import (
     LINKTYPE_ETHERNET,
     LINKTYPE_IPV4,
     LINKTYPE_IPV6,
