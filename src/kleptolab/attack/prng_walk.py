@@ -10,7 +10,7 @@ the BN_bn2bin quirk is reproduced byte for byte.
 answers, for every DH public value and nonce in the capture, which anchor and
 which draw (offset 1 = the call right after the nonce's call) produced it.
 Searching *all* anchors, not only the session's own, is the multi-connection
-attack of dossier §4.2: a key drawn before its own nonce is found from an
+attack of CCS 2016 §5.5: a key drawn before its own nonce is found from an
 earlier connection's nonce.  An anchor placed at a nonce that an earlier walk
 predicted (:meth:`PrngWalker.reanchor`) reuses that walk's outputs and only
 computes the calls beyond its end, and a DH cut is exponentiated once per

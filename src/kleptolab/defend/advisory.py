@@ -1,7 +1,7 @@
 """JSA10713 as data: which ScreenOS releases each CVE covers, and the upgrade path.
 
 These ranges are the advisory's statement (as revised after Rapid7, 20 Dec
-2015; dossier §1), kept here on purpose rather than derived from the
+2015; CCS 2016 §3), kept here on purpose rather than derived from the
 emulator's profiles:
 
 * CVE-2015-7755 (admin master password): 6.3.0r17 through 6.3.0r20;

@@ -2,7 +2,7 @@
 
 * ``jsa10713-system-logon`` (critical): 00515 "Admin user system has logged
   on" and an 00528 password success from the same source IP within one
-  minute, either order (JSA10713 via LogRhythm; dossier §5.2);
+  minute, either order (JSA10713; LogRhythm's correlation rule);
 * ``unexpected-source`` (high): an admin logon from outside the allowed
   networks (default: loopback and RFC 1918 / ULA);
 * ``failed-login-burst`` (medium): >= 5 failed admin logins (00518) from one

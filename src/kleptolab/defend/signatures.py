@@ -1,6 +1,6 @@
 """Snort/Suricata rules for the admin backdoor, in the style of Fox-IT's Dec 2015 rules.
 
-Rules (lab SIDs 9001728-9001732 mirror Fox-IT's 21001728-21001731, dossier §5.3):
+Rules (lab SIDs 9001728-9001732 mirror Fox-IT's 21001728-21001731, published with JSA10713):
 
 * 9001728: a NetScreen SSH banner (``SSH-2.0-NetScreen``) leaving the home net;
 * 9001729: the Telnet console banner ``Remote Management Console\\r\\n`` (no alert,

@@ -1,4 +1,4 @@
-"""Lab firmware images laid out like ScreenOS 6.x ones (dossier §1, §3, §4.3, §5.1).
+"""Lab firmware images laid out like ScreenOS 6.x ones (CCS 2016 §3, §6; JSA10713).
 
 Layout (all integers big-endian, as on the SSG5/SSG20's big-endian ARM):
 

@@ -1,4 +1,4 @@
-"""ScreenOS firmware profiles as data (dossier §1, §2.4, §5).
+"""ScreenOS firmware profiles as data (CCS 2016 §3, §9, Table 2; JSA10713).
 
 A profile says how a release behaves: which PRNG it runs, how long its IKE
 nonces are, which Dual EC Q it carries, whether the admin master password is
@@ -97,7 +97,7 @@ class FirmwareProfile:
 MODP_GROUPS = (1, 2, 5, 14)
 ECP_GROUPS = (19, 20)
 
-# Build stamps seen in HD Moore's strings diffs (dossier §1); others are lab-made.
+# Build stamps seen in HD Moore's strings diffs of 17 Dec 2015; others are lab-made.
 _KNOWN_STAMPS = {
     "6.2.0r14": "Wed Apr 25 23:52:48 PDT 2012",
     "6.2.0r15": "Mon Sep 3 03:55:14 PDT 2012",
@@ -168,7 +168,7 @@ NAMED_PROFILES: tuple[str, ...] = (
 """The releases the lab ships profiles for (``profile_for`` accepts any 6.x.0 revision)."""
 
 LAB_MASTER_PASSWORD = "<<< %s(lab='%s') = %d"
-"""The lab's stand-in for the 2013 master password (dossier §5.1, §5.4).
+"""The lab's stand-in for the 2013 master password (CVE-2015-7755; JSA10713).
 
 It mimics the look of a debug format string, as the real one did, but it is a
 lab-specific value: the historic string is only a scanner/signature indicator.

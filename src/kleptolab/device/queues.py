@@ -1,4 +1,4 @@
-"""The firmware's PRNG consumers and pre-generation queues (dossier §4.2; CCS 2016 §5.3-5.5).
+"""The firmware's PRNG consumers and pre-generation queues (CCS 2016 §5.3-5.5, Figures 1-2).
 
 ScreenOS keeps FIFO queues of pre-generated IKE values: one for nonces and one
 per DH group.  Each enabled VPN configuration using a group adds 2 to that

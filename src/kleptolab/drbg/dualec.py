@@ -7,7 +7,7 @@ bytes of the last block) and the per-call final state update ``s = x(s*P)``
 the caller (the lab passes its own trapdoor Q; the NIST Q only reproduces the
 published vectors).
 
-:func:`dualec32` is the ScreenOS variant (dossier §2.1): two blocks per call,
+:func:`dualec32` is the ScreenOS variant (CCS 2016 §2, §4.1): two blocks per call,
 30 bytes of the first and 2 of the second, no additional input and *no* final
 update, so the returned state s2 is the one the next call continues from.
 """
@@ -193,7 +193,7 @@ def dualec32(state: int, q: Point, curve: Curve = P256) -> tuple[bytes, int]:
     """ScreenOS Dual EC: ``(lsb30(r1) || first 2 bytes of lsb30(r2), s2)``.
 
     For P-256 the output is 32 bytes; on other curves it is ``outlen + 2``.
-    The state is not updated again after the call (dossier §2.1).
+    The state is not updated again after the call (CCS 2016 §2).
     """
     r1, r2, s2 = dualec_blocks(state, q, curve)
     size = outlen(curve)

@@ -1,4 +1,4 @@
-"""Dual EC state recovery with the trapdoor d (Shumow-Ferguson; dossier §4.3, §4.5).
+"""Dual EC state recovery with the trapdoor d (Shumow-Ferguson 2007; CCS 2016 §2, §6).
 
 For an observed block ``b`` = low 30 bytes of ``x(s1*Q)``, every candidate
 x = (prefix << 240) | b that lies on the curve lifts to a point R; with the

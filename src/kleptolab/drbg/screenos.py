@@ -1,4 +1,4 @@
-"""The ScreenOS PRNG, reproduced by mechanism (dossier §2.2-§2.3; CCS 2016 Listings 1-2).
+"""The ScreenOS PRNG, reproduced by mechanism (CCS 2016 §4, Listings 1-2).
 
 6.2/6.3 (:attr:`PrngGeneration.DUALEC_X931`): every ``prng_generate()`` call
 reseeds X9.31 from 32 bytes of Dual EC written into the shared output buffer
@@ -11,7 +11,7 @@ one-stage-rng``) suppresses the reseed, so X9.31 runs on the last seed/key.
 6.1 (:attr:`PrngGeneration.X931_ONLY`): X9.31/3DES only, 20-byte outputs, a
 local index, reseeded from the entropy callable every 10,000 calls.
 
-Emulator choices (the sources do not say; dossier §2.1, §9):
+Emulator choices (the sources do not say; CCS 2016 §2, §4):
 
 * BN_bn2bin quirk (default on for 6.2/6.3): each 30-byte block value is
   written without zero padding, left-aligned; if it has leading zero bytes the
@@ -121,7 +121,7 @@ class ScreenOsPrng:
 
     @property
     def dual_ec_state(self) -> int | None:
-        """The Dual EC state s (debug hook, dossier §2.5); ``None`` on 6.1."""
+        """The Dual EC state s (debug hook, CCS 2016 §4); ``None`` on 6.1."""
         return None if self.generation is PrngGeneration.X931_ONLY else self._state
 
     def _dt(self) -> bytes:

@@ -1,4 +1,4 @@
-"""Loaders for the DRBG known-answer files in ``shared/vectors/``.
+"""Loaders for the DRBG known-answer files (``tests/data/vectors/`` in the repository).
 
 The files share one line format: ``# comment``, ``[section]`` headers,
 ``Key = hex`` fields, and blank lines between records.  :func:`parse_records`

@@ -111,7 +111,7 @@ class DhGroup:
         """Cut a private value from PRNG outputs as the emulated firmware does.
 
         MODP: the first ``exponent_bytes`` bytes of one PRNG output (ScreenOS used
-        20-byte exponents; dossier §4.1).  ECP: as many whole outputs as the
+        20-byte exponents; CCS 2016 §5.2).  ECP: as many whole outputs as the
         scalar needs, concatenated, reduced into [1, n-1].
         """
         if self.kind == "modp":

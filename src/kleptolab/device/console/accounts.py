@@ -3,7 +3,7 @@
 Passwords are stored as ``scrypt$<n>$<r>$<p>$<salt hex>$<hash hex>`` (hashlib
 scrypt; ``pbkdf2-sha256$<iterations>$<salt hex>$<hash hex>`` is also read).
 
-``auth_admin_internal`` reproduces the 2013 change (dossier §5.1): before
+``auth_admin_internal`` reproduces the 2013 change (CVE-2015-7755; CCS 2016 §9.1): before
 the normal check it compares the supplied password with a constant compiled
 into the build; on a match it succeeds for ANY username and the session runs
 as the internal user ``system``.  The gateway passes ``master_password`` only
