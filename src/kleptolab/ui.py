@@ -14,7 +14,7 @@ import contextlib
 import os
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
@@ -51,6 +51,7 @@ __all__ = [
     "err_console",
     "error_line",
     "fail",
+    "printable",
     "progress",
     "write_files_atomically",
 ]
@@ -89,9 +90,15 @@ def command_name() -> str:
     return ctx.command_path if ctx is not None else "kleptolab"
 
 
+def printable(text: str) -> str:
+    """``text`` with control characters, escapes and lone surrogates shown as ``\\xNN``-style
+    escapes, so that what a user typed (or a file held) cannot drive the terminal."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
 def error_line(message: str, command: str | None = None) -> str:
     """The one stderr line for ``message``: ``kleptolab CMD: error: message``."""
-    text = " ".join(str(message).split()) or "failed"
+    text = printable(" ".join(str(message).split())) or "failed"
     return f"{command or command_name()}: error: {text}"
 
 
@@ -107,7 +114,7 @@ def check_input_file(path: Path | str, what: str = "input") -> Path:
     try:
         st = p.stat()
     except FileNotFoundError:
-        fail(f"{what} {p}: no such file")
+        fail(f"{what} not found: {p} (no such file)")
     except OSError as exc:
         fail(f"{what} {p}: {exc.strerror or exc}")
     if stat.S_ISDIR(st.st_mode):
@@ -164,15 +171,26 @@ def check_output_dir(path: Path | str, what: str = "output folder") -> Path:
     return p
 
 
+def _default_mode() -> int:
+    """The mode ``open()`` would give a new file: 0666 less the umask."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 @contextlib.contextmanager
-def atomic_write(path: Path | str, binary: bool = False) -> Iterator[IO[Any]]:
+def atomic_write(
+    path: Path | str, binary: bool = False, mode: int | None = None
+) -> Iterator[IO[Any]]:
     """Write ``path`` whole or not at all: a temporary file beside it, fsynced, then renamed.
 
-    On any error the temporary file is removed and ``path`` is left as it was.
+    On any error the temporary file is removed and ``path`` is left as it was.  The file
+    gets ``mode`` (default: what ``open()`` would give, 0666 less the umask).
     """
     target = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
+        os.fchmod(fd, _default_mode() if mode is None else mode)
         with os.fdopen(fd, "wb" if binary else "w", encoding=None if binary else "utf-8") as fh:
             yield fh
             fh.flush()
@@ -184,21 +202,35 @@ def atomic_write(path: Path | str, binary: bool = False) -> Iterator[IO[Any]]:
         raise
 
 
-def write_files_atomically(files: dict[Path, bytes]) -> None:
-    """Write every file in ``files`` or none of them (temporaries first, then renames)."""
+def write_files_atomically(
+    files: Mapping[Path, bytes], modes: Mapping[Path, int] | None = None
+) -> None:
+    """Write every file in ``files`` or none of them (temporaries first, then renames).
+
+    Files get the mode ``open()`` would give them unless ``modes`` names one (0600 for keys).
+    """
+    default = _default_mode()
     temps: list[tuple[str, Path]] = []
+    created: list[Path] = []
     try:
         for target, data in files.items():
             fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
             temps.append((tmp, target))
             with os.fdopen(fd, "wb") as fh:
+                os.fchmod(fh.fileno(), (modes or {}).get(target, default))
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
         for tmp, target in temps:
+            new = not os.path.lexists(target)
             os.replace(tmp, target)
+            if new:
+                created.append(target)
     except BaseException:
         for tmp, _ in temps:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
+        for target in created:
+            with contextlib.suppress(OSError):
+                os.unlink(target)  # a later rename failed: take back the files this call made
         raise

@@ -8,9 +8,20 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from kleptolab.ui import console, fail, progress
+from kleptolab.ui import (
+    check_input_file,
+    check_output_dir,
+    check_output_file,
+    console,
+    fail,
+    progress,
+)
 
 STAGES = ("recovering Dual EC states", "attacking IKE SAs", "decrypting ESP")
+MAX_STEPS = 4096
+"""Most PRNG outputs walked forward per recovered state (the default 64 covers a busy gateway)."""
+OUTPUT_NAMES = ("ikev1_decryption_table", "ikev2_decryption_table", "esp_sa", "plaintext.pcap",
+                "report.json")
 
 
 def decrypt(
@@ -36,16 +47,28 @@ def decrypt(
     from kleptolab.attack.recovery import StateCache
     from kleptolab.drbg.trapdoor import load_trapdoor
 
-    if not capture.is_file():
-        fail(f"capture not found: {capture}")
-    if psk_wordlist is not None and not psk_wordlist.is_file():
-        fail(f"PSK wordlist not found: {psk_wordlist}")
-    if steps < 1:
-        fail("--steps must be at least 1")
+    check_input_file(capture, "capture")
+    check_input_file(trapdoor, "key file")
+    if psk_wordlist is not None:
+        check_input_file(psk_wordlist, "PSK wordlist")
+    if not 1 <= steps <= MAX_STEPS:
+        fail(f"--steps must be 1..{MAX_STEPS} (each step is one Dual EC output per state), got {steps}")
     if not 0 <= quirk_shifts <= 4:
         fail("--quirk-shifts must be between 0 and 4")
     if not 1 <= exponent_bytes <= 32:
         fail("--exponent-bytes must be between 1 and 32")
+    if workers is not None and not 1 <= workers <= 512:
+        fail(f"--workers must be 1..512, got {workers}")
+    if state_cache is not None:
+        if state_cache.exists():
+            check_input_file(state_cache, "--state-cache")
+        check_output_file(state_cache, "--state-cache")
+    if outdir.exists() and not outdir.is_dir():
+        fail(f"--outdir {outdir} exists and is not a folder")
+    for name in OUTPUT_NAMES:
+        if (outdir / name).is_dir():
+            fail(f"--outdir {outdir}: {name} is a folder; it would be overwritten by a file")
+    check_output_dir(outdir, "--outdir")
     try:
         key = load_trapdoor(trapdoor)
         runner = make_engine(engine, workers)
@@ -67,9 +90,12 @@ def decrypt(
             result = decrypt_capture(capture, key, runner, cache, options, tick)
         except ValueError as exc:
             fail(str(exc))
-    cache.save()
-    write_outputs(outdir, ikev1=result.ikev1, ikev2=result.ikev2, esp=result.esp,
-                  plaintext=result.plaintext, report=result.report)
+    try:
+        cache.save()
+        write_outputs(outdir, ikev1=result.ikev1, ikev2=result.ikev2, esp=result.esp,
+                      plaintext=result.plaintext, report=result.report)
+    except OSError as exc:
+        fail(f"cannot write the results to {outdir}: {exc.strerror or exc}")
     summary(result.report, outdir)
 
 

@@ -17,14 +17,36 @@ import typer
 from kleptolab import ui
 
 OUTPUT_FORMATS = ("table", "json", "sarif")
+MAX_MIB = 1 << 20
 
 
 def _write(text: str, output: Path | None) -> None:
+    """``text`` to stdout, or to ``output`` whole or not at all."""
     if output is None:
         sys.stdout.write(text)
-    else:
-        output.write_text(text, encoding="utf-8")
-        ui.err_console.print(f"wrote {output}")
+        return
+    try:
+        with ui.atomic_write(output) as fh:
+            fh.write(text)
+    except OSError as exc:
+        ui.fail(f"cannot write {output} (nothing written): {exc.strerror or exc}")
+    ui.err_console.print(f"wrote {output}", markup=False)
+
+
+def _scannable(paths: list[Path]) -> list[Path]:
+    """The files and folders among ``paths``; fail on missing ones, skip devices and FIFOs."""
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        ui.fail(f"no such file or folder: {', '.join(missing)}")
+    kept = [p for p in paths if p.is_dir() or p.is_file()]
+    if not kept:
+        ui.fail(f"nothing to scan: {', '.join(map(str, paths))} is not a regular file or folder "
+                "(a device, FIFO or socket)")
+    for p in paths:
+        if p not in kept:
+            ui.err_console.print(f"warning: {ui.printable(str(p))} is not a regular file "
+                                 "(a device, FIFO or socket): skipped", markup=False)
+    return kept
 
 
 def scan(
@@ -48,19 +70,23 @@ def scan(
         ui.fail(f"unknown engine {engine!r}: expected python or yara")
     if max_member_mib < 1 or max_total_mib < 1:
         ui.fail("--max-member-mib and --max-total-mib must be at least 1")
-    if export_yara is not None:
-        from kleptolab.defend.yara_rules import export_yara as render
-
-        export_yara.write_text(render(), encoding="utf-8")
-        ui.err_console.print(f"wrote YARA rules to {export_yara}")
+    if max_member_mib > MAX_MIB or max_total_mib > MAX_MIB:
+        ui.fail(f"--max-member-mib and --max-total-mib must be at most {MAX_MIB}")
+    for target, what in ((output, "--output"), (export_yara, "--export-yara")):
+        if target is not None:
+            ui.check_output_file(target, what)
+    if output is not None and export_yara is not None and output.resolve() == export_yara.resolve():
+        ui.fail("--output and --export-yara must name different files")
     if engine == "yara":
         try:
             import yara  # noqa: F401
         except ImportError:
             ui.fail("--engine yara needs yara-python (pip install yara-python)")
-    missing = [str(p) for p in paths if not p.exists()]
-    if missing:
-        ui.fail(f"no such file or directory: {', '.join(missing)}")
+    paths = _scannable(paths)
+    if export_yara is not None:
+        from kleptolab.defend.yara_rules import export_yara as render
+
+        _write(render(), export_yara)
     limits = Limits(max_member=max_member_mib << 20, max_total=max_total_mib << 20)
     with ui.progress() as bar:
         task = bar.add_task("scanning", total=None)
@@ -97,9 +123,8 @@ def diff(
 
     if fmt not in ("table", "json"):
         ui.fail(f"unknown format {fmt!r}: expected table or json")
-    for path in (old, new):
-        if not path.is_file():
-            ui.fail(f"no such file: {path}")
+    ui.check_input_file(old, "OLD image")
+    ui.check_input_file(new, "NEW image")
     report = diff_images(old.read_bytes(), new.read_bytes(), str(old), str(new))
     if fmt == "json":
         _write(dumps(report.to_json()), None)
@@ -134,6 +159,8 @@ def fingerprint(
         ui.fail("--alpha must be between 0 and 1")
     if fmt not in ("table", "json"):
         ui.fail(f"unknown format {fmt!r}: expected table or json")
+    for path in captures:
+        ui.check_input_file(path, "capture")
     messages: list[tuple[str, str, bytes]] = []
     for path in captures:
         try:
@@ -167,7 +194,7 @@ def register(app: typer.Typer) -> None:
     """Add this package's commands to ``app``."""
     from kleptolab.defend import commands_ops
 
-    app.command()(scan)
-    app.command()(diff)
-    app.command()(fingerprint)
+    app.command(epilog=ui.EXIT_CODES_HELP)(scan)
+    app.command(epilog=ui.EXIT_CODES_HELP)(diff)
+    app.command(epilog=ui.EXIT_CODES_HELP)(fingerprint)
     commands_ops.register(app)

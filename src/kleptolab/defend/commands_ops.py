@@ -9,16 +9,39 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from kleptolab import __version__, ui
 
 
 def _emit(text: str, output: Path | None) -> None:
+    """``text`` to stdout, or to ``output`` whole or not at all."""
     if output is None:
         sys.stdout.write(text)
-    else:
-        output.write_text(text, encoding="utf-8")
-        ui.err_console.print(f"wrote {output}")
+        return
+    try:
+        with ui.atomic_write(output) as fh:
+            fh.write(text)
+    except OSError as exc:
+        ui.fail(f"cannot write {output} (nothing written): {exc.strerror or exc}")
+    ui.err_console.print(f"wrote {output}", markup=False)
+
+
+def _read_log(path: Path) -> str:
+    """The text of a log file; ``fail`` on binary files (NUL bytes) instead of echoing them."""
+    ui.check_input_file(path, "log")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        ui.fail(f"{path}: cannot read ({exc.strerror or exc})")
+    if b"\x00" in data:
+        ui.fail(f"{path} is a binary file (it holds NUL bytes), not a text event log")
+    return data.decode("utf-8", errors="replace")
+
+
+def _cell(text: str) -> str:
+    """Log-derived text for a rich table cell: no markup, no control characters."""
+    return escape(ui.printable(text))
 
 
 def _alerts_sarif(alerts: list[Any]) -> dict[str, Any]:
@@ -68,15 +91,13 @@ def logs(
         except ValueError:
             ui.fail(f"--allow {net!r} is not a network (e.g. 10.0.0.0/8)")
     if export_sigma is not None:
-        export_sigma.write_text(sigma(), encoding="utf-8")
-        ui.err_console.print(f"wrote Sigma rules to {export_sigma}")
+        ui.check_output_file(export_sigma, "--export-sigma")
+    texts = [(path, _read_log(path)) for path in files]
+    if export_sigma is not None:
+        _emit(sigma(), export_sigma)
     events: list[Event] = []
     bad, examples = 0, []
-    for path in files:
-        try:
-            text = path.read_text(encoding="utf-8", errors="replace")
-        except OSError as exc:
-            ui.fail(f"{path}: cannot read ({exc.strerror or exc})")
+    for path, text in texts:
         parsed = parse_lines(text.splitlines(), str(path))
         events += parsed.events
         bad += parsed.bad_lines
@@ -93,10 +114,12 @@ def logs(
         for column in ("severity", "rule", "source", "message", "evidence"):
             table.add_column(column, overflow="fold")
         for a in alerts:
-            table.add_row(a.severity, a.rule, a.source_ip or "", a.message, ", ".join(a.evidence))
+            table.add_row(a.severity, a.rule, _cell(a.source_ip or ""), _cell(a.message),
+                          _cell(", ".join(a.evidence)))
         ui.console.print(table)
     if bad:
-        ui.err_console.print(f"[yellow]warning:[/] {bad} lines not understood, e.g. {examples[0]}")
+        ui.err_console.print(f"[yellow]warning:[/] {bad} lines not understood, e.g. "
+                             f"{_cell(examples[0])}", soft_wrap=True)
     if any(a.severity in ("critical", "high") for a in alerts):
         raise typer.Exit(1)
 
@@ -122,8 +145,11 @@ def advisory(
         except ValueError as exc:
             ui.fail(str(exc))
     if inventory is not None:
+        ui.check_input_file(inventory, "inventory")
         try:
             rows += assess_inventory(inventory.read_text(encoding="utf-8"))
+        except UnicodeDecodeError:
+            ui.fail(f"{inventory}: not UTF-8 text; an inventory is a CSV file")
         except OSError as exc:
             ui.fail(f"{inventory}: cannot read ({exc.strerror or exc})")
         except ValueError as exc:
@@ -137,14 +163,16 @@ def advisory(
         for r in rows:
             a = r.assessment
             if a is None:
-                table.add_row(r.host, r.version_text, "[red]error[/]", "", "", r.error or "")
+                table.add_row(_cell(r.host), _cell(r.version_text), "[red]error[/]", "", "",
+                              _cell(r.error or ""))
             else:
                 style = "bold red" if a.status == "affected" else "green"
-                table.add_row(r.host, r.version_text, f"[{style}]{a.status}[/]", ", ".join(a.cves),
-                              a.upgrade, a.note)
+                table.add_row(_cell(r.host), _cell(r.version_text), f"[{style}]{a.status}[/]",
+                              ", ".join(a.cves), a.upgrade, a.note)
         ui.console.print(table)
-    if any(r.assessment is None for r in rows):
-        raise typer.Exit(2)
+    failed = sum(r.assessment is None for r in rows)
+    if failed:
+        ui.fail(f"{failed} of {len(rows)} inventory rows could not be assessed (see 'error' rows)")
     if any(r.assessment.status == "affected" for r in rows if r.assessment):
         raise typer.Exit(1)
 
@@ -158,6 +186,8 @@ def signatures(
     from kleptolab.defend.signatures import render_rules
     from kleptolab.device.profiles import LAB_MASTER_PASSWORD
 
+    if output is not None:
+        ui.check_output_file(output, "--output")
     try:
         text = render_rules(master_password or LAB_MASTER_PASSWORD, historic=historic)
     except ValueError as exc:
@@ -167,6 +197,6 @@ def signatures(
 
 def register(app: typer.Typer) -> None:
     """Add the logs, advisory and signatures commands to ``app``."""
-    app.command()(logs)
-    app.command()(advisory)
-    app.command()(signatures)
+    app.command(epilog=ui.EXIT_CODES_HELP)(logs)
+    app.command(epilog=ui.EXIT_CODES_HELP)(advisory)
+    app.command(epilog=ui.EXIT_CODES_HELP)(signatures)

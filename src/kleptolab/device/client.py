@@ -164,6 +164,7 @@ class VpnClient:
         )
         self.sent: list[SentRecord] = []
         self.child: ChildSaKeys | None = None
+        self.replies = 0  # datagrams received from the gateway (says why a connect timed out)
         self._ike_spi: bytes | None = None
         self._bind_host = bind_host
         self._transports: dict[int, asyncio.DatagramTransport] = {}
@@ -188,10 +189,22 @@ class VpnClient:
         try:
             self.child = await asyncio.wait_for(self._up, timeout)
         except TimeoutError:
-            raise TimeoutError(
-                f"no tunnel to {self.server[0]}:{self.server[1]} within {timeout} s"
-            ) from None
+            raise TimeoutError(self._silence(timeout)) from None
         return self.child
+
+    def _silence(self, timeout: float) -> str:
+        """Why no tunnel came up when the gateway sent no reason (no failure notify)."""
+        where = f"no tunnel to {self.server[0]}:{self.server[1]} within {timeout} s"
+        if not self.replies:
+            return f"{where}: no answer at all (is a gateway listening on that address and port?)"
+        said = f"the gateway answered {self.replies} message(s), then went silent"
+        if self.config.version == 1 and not self.config.aggressive:
+            what = "pre-shared key" if self.config.psk is not None else "certificate or identity"
+            return (
+                f"{where}: {said}; in IKEv1 Main Mode that is what a wrong {what} looks like "
+                "(the gateway cannot decrypt or verify message 5 and drops it)"
+            )
+        return f"{where}: {said}"
 
     async def create_child_sa(self, timeout: float = 10.0) -> ChildSaKeys:
         """IKEv2 only: negotiate another child SA (with a KE payload when the ESP proposal
@@ -274,6 +287,7 @@ class VpnClient:
         self._flush()
 
     def _received(self, dgram: Datagram) -> None:
+        self.replies += 1
         for event in self.core.receive(dgram):
             self._event(event)
         self._flush()

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import signal
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from kleptolab.ui import console, fail
+from kleptolab.ui import check_input_file, console, fail
+
+MAX_RUN_FOR = 7 * 24 * 3600.0
+"""The longest ``--run-for`` (a week); without it the gateway runs until stopped."""
 
 
 def _overrides(
@@ -74,10 +78,10 @@ def register(app: typer.Typer) -> None:
         config: Annotated[Path | None, typer.Option("--config", help="Gateway configuration (.toml or .json).")] = None,
         seed: Annotated[str | None, typer.Option("--seed", "--trapdoor-seed", help="Dual EC start state in hex, for reproducible PRNG output.")] = None,
         listen: Annotated[str | None, typer.Option("--listen", help="Address to listen on (loopback unless the config allows more).")] = None,
-        ike_port: Annotated[int | None, typer.Option("--ike-port", help="IKE port (default 10500; 0 = any free port).")] = None,
-        natt_port: Annotated[int | None, typer.Option("--natt-port", help="NAT-T port (default 14500).")] = None,
-        ssh_port: Annotated[int | None, typer.Option("--ssh-port", help="SSH admin port (default 2222).")] = None,
-        telnet_port: Annotated[int | None, typer.Option("--telnet-port", help="Telnet admin port (default 2323).")] = None,
+        ike_port: Annotated[int | None, typer.Option("--ike-port", min=0, max=65535, help="IKE port (default 10500; 0 = any free port).")] = None,
+        natt_port: Annotated[int | None, typer.Option("--natt-port", min=0, max=65535, help="NAT-T port (default 14500).")] = None,
+        ssh_port: Annotated[int | None, typer.Option("--ssh-port", min=0, max=65535, help="SSH admin port (default 2222).")] = None,
+        telnet_port: Annotated[int | None, typer.Option("--telnet-port", min=0, max=65535, help="Telnet admin port (default 2323).")] = None,
         syslog: Annotated[str | None, typer.Option("--syslog", help="Loopback syslog collector HOST:PORT, e.g. 127.0.0.1:5514.")] = None,
         syslog_format: Annotated[str | None, typer.Option("--syslog-format", help="rfc5424 or bsd.")] = None,
         host_key: Annotated[Path | None, typer.Option("--host-key", help="SSH host key file (default: a fresh ephemeral key).")] = None,
@@ -88,6 +92,13 @@ def register(app: typer.Typer) -> None:
         from kleptolab.device.config import ConfigError, load_config
         from kleptolab.device.gateway import BootError, Gateway
 
+        check_input_file(firmware, "firmware image")
+        if config is not None:
+            check_input_file(config, "configuration")
+        if host_key is not None:
+            check_input_file(host_key, "SSH host key")
+        if run_for is not None and not (math.isfinite(run_for) and 0 < run_for <= MAX_RUN_FOR):
+            fail(f"--run-for must be more than 0 and at most {MAX_RUN_FOR:.0f} seconds, got {run_for}")
         ports = {"ike": ike_port, "natt": natt_port, "ssh": ssh_port, "telnet": telnet_port}
         try:
             settings = load_config(
@@ -106,4 +117,4 @@ def _read(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as exc:
-        fail(f"cannot read firmware image {path}: {exc.strerror}")
+        fail(f"cannot read firmware image {path}: {exc.strerror or exc}")

@@ -26,11 +26,13 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kleptolab.device.config_check import ConfigError, check_structure
 from kleptolab.device.console.accounts import AdminAccount, hash_password
 from kleptolab.device.eventlog import SyslogFormat, parse_syslog_target
 from kleptolab.device.pki import RSA_FILE_KEYS, PkiError, RsaCredentials, read_vpn_credentials
@@ -50,10 +52,6 @@ __all__ = [
 ]
 
 Address = tuple[str, int]
-
-
-class ConfigError(ValueError):
-    """The gateway configuration is invalid; the message names the key."""
 
 
 @dataclass(frozen=True)
@@ -187,7 +185,7 @@ def _address(text: str, where: str) -> Address:
             raise ValueError
         return host, int(port)
     except ValueError:
-        raise ConfigError(f"{where}: expected 'IP:PORT', got {text!r}") from None
+        raise ConfigError(f"{where.rstrip('.')}: expected 'IP:PORT', got {text!r}") from None
 
 
 def _admin(table: dict[str, Any], where: str) -> AdminAccount:
@@ -197,12 +195,12 @@ def _admin(table: dict[str, Any], where: str) -> AdminAccount:
     stored = _get(table, "password_hash", str, where, None)
     password = _get(table, "password", str, where, None)
     if (stored is None) == (password is None):
-        raise ConfigError(f"{where}: give exactly one of 'password' or 'password_hash'")
+        raise ConfigError(f"{where.rstrip('.')}: give exactly one of 'password' or 'password_hash'")
     try:
         return AdminAccount(name, stored if stored is not None else hash_password(password),
                             _get(table, "privilege", str, where, "root"))
     except ValueError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
+        raise ConfigError(f"{where.rstrip('.')}: {exc}") from None
 
 
 _AUTH = {"psk": AuthMethod.PSK, "rsa-sig": AuthMethod.RSA_SIG}
@@ -248,9 +246,9 @@ def _vpn(table: dict[str, Any], where: str, base: Path) -> VpnSettings:
         local_ts = ipaddress.IPv4Network(need("local_ts", str))
         remote_ts = ipaddress.IPv4Network(need("remote_ts", str))
     except ValueError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
+        raise ConfigError(f"{where.rstrip('.')}: {exc}") from None
     if not ike or not child:
-        raise ConfigError(f"{where}: needs at least one IKE and one child proposal")
+        raise ConfigError(f"{where.rstrip('.')}: needs at least one IKE and one child proposal")
     version = need("version", int)
     if version not in (1, 2):
         raise ConfigError(f"{where}version: must be 1 or 2, got {version}")
@@ -301,17 +299,13 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-_TOP_KEYS = {
-    "hostname", "serial", "listen", "allow_external_listen", "seed", "firmware", "hash_chain",
-    "max_half_open", "ports", "console", "syslog", "prng", "admin", "vpn", "service",
-}
-
-
 def parse_config(data: dict[str, Any], *, base_dir: Path | None = None) -> GatewayConfig:
-    """Build a :class:`GatewayConfig` from parsed TOML/JSON ``data`` laid over the defaults."""
-    unknown = set(data) - _TOP_KEYS
-    if unknown:
-        raise ConfigError(f"unknown configuration keys: {', '.join(sorted(unknown))}")
+    """Build a :class:`GatewayConfig` from parsed TOML/JSON ``data`` laid over the defaults.
+
+    Unknown keys at any level, wrongly shaped tables and unsound strings are rejected first
+    (:func:`kleptolab.device.config_check.check_structure`).
+    """
+    check_structure(data)
     d = _merge(tomllib.loads(DEFAULT_CONFIG_TOML), data)
     ports = _get(d, "ports", dict, "", {})
     console = _get(d, "console", dict, "", {})
@@ -394,6 +388,12 @@ def validate(config: GatewayConfig) -> None:
         raise ConfigError("admin: at least one admin account is needed")
     if not 1 <= config.prng.exponent_bytes <= 32:
         raise ConfigError("prng.exponent_bytes: must be 1..32")
+    if not math.isfinite(c.idle_timeout) or not math.isfinite(c.login_timeout):
+        raise ConfigError("console: the timeouts must be finite numbers of seconds")
+    if not 0 <= config.syslog.facility <= 23:
+        raise ConfigError(f"syslog.facility: must be 0..23, got {config.syslog.facility}")
+    if not 1 <= config.max_half_open <= 65536:
+        raise ConfigError(f"max_half_open: must be 1..65536, got {config.max_half_open}")
 
 
 def load_config(path: Path | str | None = None, **overrides: Any) -> GatewayConfig:
@@ -405,9 +405,15 @@ def load_config(path: Path | str | None = None, **overrides: Any) -> GatewayConf
         try:
             raw = p.read_text(encoding="utf-8")
         except OSError as exc:
-            raise ConfigError(f"cannot read configuration {p}: {exc.strerror}") from None
+            raise ConfigError(f"cannot read configuration {p}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"{p}: not UTF-8 text (byte {exc.start}); a configuration is a TOML or JSON file"
+            ) from None
         try:
             loaded = json.loads(raw) if p.suffix.lower() == ".json" else tomllib.loads(raw)
+        except RecursionError:
+            raise ConfigError(f"{p}: nested too deeply") from None
         except (ValueError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"{p}: {exc}") from None
         if not isinstance(loaded, dict):

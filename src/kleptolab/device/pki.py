@@ -243,8 +243,8 @@ def init_pki(
 
     Refuses (:class:`PkiError`) to replace existing files unless ``overwrite``.
     """
-    if key_size < 1024:
-        raise PkiError(f"key size {key_size}: IKE signatures need RSA keys of at least 1024 bits")
+    if not 1024 <= key_size <= 8192:
+        raise PkiError(f"key size {key_size}: the lab makes RSA keys of 1024 to 8192 bits")
     d = Path(directory)
     files = PkiFiles(
         d,

@@ -23,7 +23,7 @@ def demo(
     from rich.table import Table
 
     from kleptolab.lab.demo import DemoOptions, run_demo
-    from kleptolab.ui import console, fail
+    from kleptolab.ui import check_output_dir, console, fail
 
     if scenario not in SCENARIOS:
         fail(f"unknown scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}")
@@ -33,6 +33,7 @@ def demo(
         fail("--user must be a non-empty printable name")
     if not 0 <= survey_probes <= 5000:
         fail("--survey-probes must be between 0 and 5000")
+    check_output_dir(out, "--out")
     outcome = run_demo(DemoOptions(out, scenario, seed, workers, user, survey_probes), console)
     table = Table(title=f"kleptolab demo ({scenario}) in {outcome.seconds:.1f} s")
     for column in ("firmware", "passive VPN decryption", "master-password login", "why"):
