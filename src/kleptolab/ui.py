@@ -36,6 +36,7 @@ from rich.progress import (
 )
 
 __all__ = [
+    "DEBUG",
     "EXIT_BAD_INPUT",
     "EXIT_CLEAN",
     "EXIT_CODES_HELP",
@@ -66,8 +67,17 @@ EXIT_BAD_INPUT = 2
 EXIT_CODES_HELP = "Exit codes: 0 clean, 1 findings, 2 bad input."
 
 
-class UsageProblem(ValueError):
-    """Bad input found by a command's own checks; the message is the whole line."""
+DEBUG = False
+"""Set by ``kleptolab --debug``: :func:`fail` raises :class:`UsageProblem` (a traceback)."""
+
+
+class UsageProblem(Exception):
+    """Bad input found by a command's own checks, raised by :func:`fail` under ``--debug`` so
+    that the boundary in :mod:`kleptolab.cli` prints the traceback before the error line."""
+
+    def __init__(self, message: str, command: str) -> None:
+        super().__init__(message)
+        self.command = command
 
 
 def progress(transient: bool = True) -> Progress:
@@ -103,7 +113,13 @@ def error_line(message: str, command: str | None = None) -> str:
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
-    """Print ``kleptolab CMD: error: message`` (one line) on stderr and exit with ``code``."""
+    """Print ``kleptolab CMD: error: message`` (one line) on stderr and exit with ``code``.
+
+    Under ``--debug`` bad input (code 2) raises :class:`UsageProblem` instead, chained to
+    the exception being handled, so the boundary shows where it came from.
+    """
+    if DEBUG and code == EXIT_BAD_INPUT:
+        raise UsageProblem(str(message), command_name())
     err_console.print(error_line(message), markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
@@ -151,8 +167,12 @@ def check_output_file(path: Path | str, what: str = "output", *, overwrite: bool
     return p
 
 
-def check_output_dir(path: Path | str, what: str = "output folder") -> Path:
-    """Fail unless ``path`` is, or can be created as, a writable folder (created here)."""
+def check_output_dir(path: Path | str, what: str = "output folder", *, create: bool = True) -> Path:
+    """Fail unless ``path`` is, or can be created as, a writable folder.
+
+    With ``create`` (the default) a missing folder is created here; without, the command
+    creates it when it writes, and a failed run leaves nothing behind.
+    """
     p = Path(path)
     if p.exists() and not p.is_dir():
         fail(f"{what} {p} exists and is not a folder")
@@ -160,8 +180,12 @@ def check_output_dir(path: Path | str, what: str = "output folder") -> Path:
         parent = p.parent
         while not parent.exists() and parent != parent.parent:
             parent = parent.parent
-        if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-            fail(f"{what} {p}: cannot create it in {parent}")
+        if not parent.is_dir():
+            fail(f"{what} {p}: cannot create it, {parent} is not a folder")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            fail(f"{what} {p}: cannot create it, folder {parent} is not writable")
+        if not create:
+            return p
         try:
             p.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

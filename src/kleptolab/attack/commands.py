@@ -68,7 +68,7 @@ def decrypt(
     for name in OUTPUT_NAMES:
         if (outdir / name).is_dir():
             fail(f"--outdir {outdir}: {name} is a folder; it would be overwritten by a file")
-    check_output_dir(outdir, "--outdir")
+    check_output_dir(outdir, "--outdir", create=False)
     try:
         key = load_trapdoor(trapdoor)
         runner = make_engine(engine, workers)

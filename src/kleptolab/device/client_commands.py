@@ -206,6 +206,11 @@ def register(app: typer.Typer) -> None:
             fail(
                 f"--timeout must be more than 0 and at most {MAX_TIMEOUT:.0f} seconds, got {timeout}"
             )
+        for option, network in (("--local-ts", local_ts), ("--remote-ts", remote_ts)):
+            try:
+                ipaddress.IPv4Network(network)
+            except ValueError as exc:
+                fail(f"{option} {network!r} is not an IPv4 network ({exc})")
         vpn = _make_client(
             _server_address(server),
             psk=psk,

@@ -41,7 +41,7 @@ def init(
             fail(
                 f"{option} must be 1 to 64 printable characters without outer spaces, got {identity!r}"
             )
-    check_output_dir(directory, "folder")
+    check_output_dir(directory, "PKI folder", create=False)
     try:
         files = init_pki(
             directory,

@@ -33,7 +33,7 @@ def demo(
         fail("--user must be a non-empty printable name")
     if not 0 <= survey_probes <= 5000:
         fail("--survey-probes must be between 0 and 5000")
-    check_output_dir(out, "--out")
+    check_output_dir(out, "--out", create=False)
     outcome = run_demo(DemoOptions(out, scenario, seed, workers, user, survey_probes), console)
     table = Table(title=f"kleptolab demo ({scenario}) in {outcome.seconds:.1f} s")
     for column in ("firmware", "passive VPN decryption", "master-password login", "why"):
