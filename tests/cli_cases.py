@@ -52,6 +52,12 @@ CONFIGS: dict[str, bytes] = {
     "list.json": b"[1, 2]",
     "external.toml": b'listen = "8.8.8.8"\n',
     "badport.toml": b"[ports]\nike = 70000\n",
+    "proposal-string.toml": b'[[vpn]]\nname = "a"\nversion = 1\nlocal_id = "a"\nremote_id = "b"\n'
+    b'psk = "x"\nike_proposals = "pre-g2-3des-sha"\nchild_proposals = ["g2-esp-3des-sha"]\n'
+    b'local_ts = "10.0.0.0/24"\nremote_ts = "10.1.0.0/24"\n',
+    "timeout-inf.toml": b"[console]\nidle_timeout = inf\n",
+    "half-open-0.toml": b"max_half_open = 0\n",
+    "host-key-junk.toml": b'[console]\nssh_host_key = "text.log"\n',
 }
 
 
@@ -70,6 +76,7 @@ def make_workspace(root: Path) -> Path:
     (root / "bin.log").write_bytes(b"\x7fELF\x02\x01\x01\x00\x1b[2J\x1b]0;pwned\x07" * 50)
     (root / "empty.pcap").write_bytes(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
     (root / "inv-bad.csv").write_text("host,version\na,6.3.0r20\nb,bogus\n")
+    (root / "inv-no-version.csv").write_text("host,release\na,6.3.0r20\n")
     (root / "inv-nonutf8.csv").write_bytes(b"host,version\n\xff\xfe,6.3.0r20\n")
     (root / "cache-bad.json").write_text(json.dumps([1, 2]))
     (root / "dir").mkdir()
@@ -120,6 +127,7 @@ ROWS: list[Case] = [
     case("prng-count-text", "prng --trapdoor q.json -n many", "--count"),
     case("prng-seed-not-hex", "prng --trapdoor q.json --seed zz", "not a hex string"),
     case("prng-seed-zero", "prng --trapdoor q.json --seed 00", "non-zero"),
+    case("prng-seed-negative", "prng --trapdoor q.json --seed -5", "non-zero"),
     case("prng-seed-too-long", ["prng", "--trapdoor", "q.json", "--seed", "11" * 33], "32 bytes"),
     # recover
     case("recover-no-output", "recover --trapdoor td.json", "Missing argument"),
@@ -225,6 +233,11 @@ ROWS: list[Case] = [
     case("gw-run-for-nan", f"{G} --run-for nan", "--run-for"),
     case("gw-ike-port-range", f"{G} --ike-port 70000", "--ike-port"),
     case("gw-ssh-port-negative", f"{G} --ssh-port -1", "--ssh-port"),
+    case("gw-config-proposal-string", f"{G} --config proposal-string.toml", "ike_proposals"),
+    case("gw-config-timeout-inf", f"{G} --config timeout-inf.toml", "finite"),
+    case("gw-config-half-open-0", f"{G} --config half-open-0.toml", "max_half_open"),
+    case("gw-config-host-key-junk", f"{G} --config host-key-junk.toml", "SSH host key"),
+    case("gw-host-key-junk", f"{G} --host-key text.log", "SSH host key"),
     case("gw-seed-not-hex", f"{G} --seed zz", "seed"),
     case("gw-syslog-bad", f"{G} --syslog notanaddr", "syslog"),
     case("gw-syslog-format", f"{G} --syslog-format xml", "syslog"),
@@ -252,6 +265,9 @@ ROWS: list[Case] = [
     case("client-cert-not-a-cert", f"{C} --cert td.json --key td.json --ca td.json", "td.json"),
     case("client-psk-and-cert", f"{C} --psk x --cert a --key b --ca c", "not both"),
     case("client-ipv6-server", f"{C} ::1", "unknown host"),
+    case("client-empty-server", ["client", "", "--timeout", "1"], "gateway's address"),
+    case("client-empty-local-id", ["client", "--local-id", "", "--timeout", "1"], "--local-id"),
+    case("client-bad-remote-ts", f"{C} --remote-ts 10.0.0.0/33", "--remote-ts"),
     # pki init
     case("pki-no-folder", "pki init", "Missing argument"),
     case("pki-empty-gateway-id", ["pki", "init", "newpki", "--gateway-id", ""], "--gateway-id"),
@@ -336,6 +352,7 @@ ROWS: list[Case] = [
         "advisory-inventory-bad-rows", "advisory --inventory inv-bad.csv", "could not be assessed"
     ),
     case("advisory-format", "advisory -f xml 6.3.0r20", "unknown format"),
+    case("advisory-inventory-no-version", "advisory --inventory inv-no-version.csv", "'version'"),
     # signatures
     case("signatures-dev-full", "signatures -o /dev/full", "not a regular file"),
     case("signatures-missing-folder", "signatures -o nodir/x.rules", "does not exist"),

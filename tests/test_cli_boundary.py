@@ -165,3 +165,30 @@ def test_client_says_why_no_tunnel_came_up(workspace: Path) -> None:
     for result in (main_mode, v2, proposal, nobody):
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and ERROR_LINE.match(lines[0]), lines
+
+
+def test_paths_and_file_strings_are_never_read_as_markup(workspace: Path, tmp_path: Path) -> None:
+    """A rich markup tag in a path (``[/x]``) once ended commands with exit 70 (MarkupError)."""
+    (tmp_path / "[").mkdir()
+    (tmp_path / "[" / "z].img").write_bytes((workspace / "fw.img").read_bytes())
+    runs = [
+        (0, "keygen", "-o", "[/x].json", "--public-out", "[/q].json"),
+        (
+            0,
+            "firmware",
+            "build",
+            "--profile",
+            "6.3.0r21",
+            "--trapdoor",
+            "[/q].json",
+            "-o",
+            "[/y].img",
+        ),
+        (0, "firmware", "info", "[/y].img"),
+        (1, "scan", "[/z].img"),
+        (1, "diff", "[/y].img", "[/z].img"),
+    ]
+    for expected, *args in runs:
+        result = kleptolab(*args, cwd=tmp_path)
+        assert result.returncode == expected, (args, result.stderr)
+        assert "MarkupError" not in result.stderr and "internal error" not in result.stderr

@@ -26,6 +26,7 @@ try:  # typer >= 0.25 vendors click as ``typer._click``
 except ImportError:  # pragma: no cover - older typer on plain click
     from click import get_current_context  # type: ignore[no-redef]
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -54,6 +55,8 @@ __all__ = [
     "fail",
     "printable",
     "progress",
+    "safe",
+    "warn",
     "write_files_atomically",
 ]
 
@@ -104,6 +107,17 @@ def printable(text: str) -> str:
     """``text`` with control characters, escapes and lone surrogates shown as ``\\xNN``-style
     escapes, so that what a user typed (or a file held) cannot drive the terminal."""
     return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
+def safe(text: object) -> str:
+    """``text`` (a path, a string from a file or the network) ready to embed in rich markup:
+    control characters escaped (:func:`printable`) and ``[`` tags neutralised."""
+    return escape(printable(str(text)))
+
+
+def warn(text: object) -> None:
+    """Print ``warning: text`` on stderr (one line, ``text`` never read as markup)."""
+    err_console.print(f"[yellow]warning:[/] {safe(text)}", soft_wrap=True, highlight=False)
 
 
 def error_line(message: str, command: str | None = None) -> str:

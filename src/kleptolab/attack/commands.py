@@ -15,6 +15,8 @@ from kleptolab.ui import (
     console,
     fail,
     progress,
+    safe,
+    warn,
 )
 
 STAGES = ("recovering Dual EC states", "attacking IKE SAs", "decrypting ESP")
@@ -123,11 +125,11 @@ def _keys(s: dict[str, Any]) -> str:
 
 def _result(s: dict[str, Any]) -> str:
     if "failure" in s:
-        return f"[red]{s['failure']}[/]"
+        return f"[red]{safe(s['failure'])}[/]"
     lines = ["[green]decrypted[/]"]
     psk = s.get("psk") or {}
     if psk.get("source") == "cracked":
-        lines.append(f"PSK cracked: [bold]{psk['value']}[/] ({psk['guesses']} guesses)")
+        lines.append(f"PSK cracked: [bold]{safe(psk['value'])}[/] ({psk['guesses']} guesses)")
     check = s.get("auth_check", "not checked")
     if check != "not checked":
         lines.append(check.replace(" with the sender's certificate", " (cert)"))
@@ -161,9 +163,10 @@ def summary(report: dict[str, Any], outdir: Path) -> None:
     total = sum(e["packets"] for e in esp)
     t = report.get("timings", {})
     console.print(f"ESP: {ok}/{total} packets decrypted in {len(esp)} SAs; "
-                  f"{t.get('total_s', 0)} s (state recovery {t.get('recovery_s', 0)} s); outputs in {outdir}")
+                  f"{t.get('total_s', 0)} s (state recovery {t.get('recovery_s', 0)} s); outputs in {safe(outdir)}",
+                  soft_wrap=True)
     for warning in report.get("warnings", []) or []:
-        console.print(f"[yellow]warning:[/] {warning}")
+        warn(warning)
 
 
 def register(app: typer.Typer) -> None:

@@ -44,8 +44,7 @@ def _scannable(paths: list[Path]) -> list[Path]:
                 "(a device, FIFO or socket)")
     for p in paths:
         if p not in kept:
-            ui.err_console.print(f"warning: {ui.printable(str(p))} is not a regular file "
-                                 "(a device, FIFO or socket): skipped", markup=False)
+            ui.warn(f"{p} is not a regular file (a device, FIFO or socket): skipped")
     return kept
 
 
@@ -101,7 +100,7 @@ def scan(
     else:
         ui.console.print(findings_table(result))
     for warning in result.warnings:
-        ui.err_console.print(f"[yellow]warning:[/] {warning}")
+        ui.warn(warning)
     ui.err_console.print(f"{result.files} files, {result.bytes / (1 << 20):.1f} MiB in "
                          f"{result.seconds:.2f} s ({result.mib_per_s:.0f} MiB/s)")
     bad = {"known-bad", "replaced-q"}
@@ -129,16 +128,18 @@ def diff(
     if fmt == "json":
         _write(dumps(report.to_json()), None)
     else:
-        table = Table(title=f"{old.name} -> {new.name}: {len(report.changes)} changed strings")
+        title = f"{old.name} -> {new.name}: {len(report.changes)} changed strings"
+        table = Table(title=ui.safe(title))
         for column in ("kind", "old", "new", "tags", "neighbourhood"):
             table.add_column(column, overflow="fold")
         for c in report.changes:
             if c.crypto or all_changes:
-                table.add_row(c.kind, c.old.text if c.old else "", c.new.text if c.new else "",
-                              "\n".join(c.tags), " | ".join(c.before[-1:] + c.after[:1]))
+                table.add_row(c.kind, ui.safe(c.old.text if c.old else ""),
+                              ui.safe(c.new.text if c.new else ""), ui.safe("\n".join(c.tags)),
+                              ui.safe(" | ".join(c.before[-1:] + c.after[:1])))
         ui.console.print(table)
         for line in report.headlines:
-            ui.console.print(f"[bold red]![/] {line}")
+            ui.console.print(f"[bold red]![/] {ui.safe(line)}", soft_wrap=True)
     if report.tagged("new:replaced-q") or report.tagged("new:known-bad"):
         raise typer.Exit(1)
 
@@ -168,7 +169,7 @@ def fingerprint(
         except (OSError, ValueError) as exc:
             ui.fail(f"{path}: {exc}")
         for warning in capture.warnings:
-            ui.err_console.print(f"[yellow]warning:[/] {path}: {warning}")
+            ui.warn(f"{path}: {warning}")
         for d in capture.datagrams:
             packet = classify(d)
             if isinstance(packet, IkePacket):

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 
 from kleptolab import __version__, ui
 
@@ -41,7 +40,7 @@ def _read_log(path: Path) -> str:
 
 def _cell(text: str) -> str:
     """Log-derived text for a rich table cell: no markup, no control characters."""
-    return escape(ui.printable(text))
+    return ui.safe(text)
 
 
 def _alerts_sarif(alerts: list[Any]) -> dict[str, Any]:

@@ -63,6 +63,8 @@ def _make_client(
 
 def _server_address(server: str) -> str:
     """``server`` as an IPv4 address (a name is looked up once); ``fail`` when it has none."""
+    if not server.strip():
+        fail("give the gateway's address, e.g. 127.0.0.1")
     try:
         return str(ipaddress.IPv4Address(server))
     except ValueError:
@@ -101,6 +103,7 @@ async def _run(
             f"tunnel up: {child.local_ts} <-> {child.remote_ts}  ESP {child.encr.value.name}/"
             f"{child.integ.value.name}  SPI in {child.spi_in.hex()} out {child.spi_out.hex()}",
             soft_wrap=True,
+            markup=False,
         )
         for host, port in udp:
             target = f"{host}:{port}"
@@ -110,7 +113,9 @@ async def _run(
                 lost += reply is None
                 shown = "no reply" if reply is None else repr(reply.decode(errors="replace"))
                 console.print(
-                    f"udp {target}  sent {payload.decode()!r}  reply {shown}", soft_wrap=True
+                    f"udp {target}  sent {payload.decode()!r}  reply {shown}",
+                    soft_wrap=True,
+                    markup=False,
                 )
         if pings:
             host = str(
@@ -125,6 +130,7 @@ async def _run(
                     f"ping {host} seq={seq} "
                     + ("lost" if rtt is None else f"time={rtt * 1000:.1f} ms"),
                     soft_wrap=True,
+                    markup=False,
                 )
     finally:
         await client.close()
@@ -206,6 +212,9 @@ def register(app: typer.Typer) -> None:
             fail(
                 f"--timeout must be more than 0 and at most {MAX_TIMEOUT:.0f} seconds, got {timeout}"
             )
+        for option, identity in (("--local-id", local_id), ("--remote-id", remote_id)):
+            if not 1 <= len(identity) <= 255 or not identity.isprintable():
+                fail(f"{option} must be 1 to 255 printable characters, got {identity!r}")
         for option, network in (("--local-ts", local_ts), ("--remote-ts", remote_ts)):
             try:
                 ipaddress.IPv4Network(network)

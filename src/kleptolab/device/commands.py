@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from kleptolab.ui import check_input_file, console, fail
+from kleptolab.ui import check_input_file, console, fail, safe
 
 MAX_RUN_FOR = 7 * 24 * 3600.0
 """The longest ``--run-for`` (a week); without it the gateway runs until stopped."""
@@ -54,7 +54,7 @@ async def _serve(gateway: Any, run_for: float | None, show_events: bool) -> None
     await gateway.start()
     try:
         for line in gateway.status_lines():
-            console.print(f"[bold cyan]gateway[/] {line}", soft_wrap=True)
+            console.print(f"[bold cyan]gateway[/] {safe(line)}", soft_wrap=True)
         console.print("[dim]Ctrl-C or SIGTERM stops the gateway.[/]")
         if run_for is not None:
             with contextlib.suppress(TimeoutError):
@@ -104,13 +104,30 @@ def register(app: typer.Typer) -> None:
             settings = load_config(
                 config, **_overrides(seed, listen, ports, syslog, syslog_format, host_key)
             )
+        except ConfigError as exc:
+            fail(str(exc))
+        _check_host_key(settings.console.ssh_host_key)
+        try:
             gw = Gateway(settings, image=_read(firmware))
-        except (BootError, ConfigError) as exc:
+        except BootError as exc:
             fail(str(exc))
         try:
             asyncio.run(_serve(gw, run_for, show_events))
         except (OSError, ValueError) as exc:
             fail(f"cannot start the gateway: {exc}")
+
+
+def _check_host_key(path: Path | None) -> None:
+    """Read the configured SSH host key now, so a bad one fails before the gateway boots."""
+    if path is None:
+        return
+    from kleptolab.device.console.ssh import load_or_generate_host_key
+
+    check_input_file(path, "SSH host key")
+    try:
+        load_or_generate_host_key(path)
+    except ValueError as exc:
+        fail(str(exc))
 
 
 def _read(path: Path) -> bytes:

@@ -53,7 +53,7 @@ def build(
     except OSError as exc:
         ui.fail(f"cannot write {output} (nothing written): {exc.strerror or exc}")
     parsed = parse_image(image)
-    ui.console.print(f"wrote {output}: ScreenOS {parsed.version}, {len(image)} bytes, "
+    ui.console.print(f"wrote {ui.safe(output)}: ScreenOS {parsed.version}, {len(image)} bytes, "
                      f"Qx {parsed.q_x_text or 'none'}, master password "
                      f"{'present' if parsed.master_password else 'absent'}", soft_wrap=True)
 
@@ -88,7 +88,8 @@ def info(
         typer.echo(json.dumps(fields, indent=2))
     else:
         for key, value in fields.items():
-            ui.console.print(f"{key:16} {value if value is not None else '-'}")
+            ui.console.print(f"{key:16} {ui.printable(str(value if value is not None else '-'))}",
+                             markup=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

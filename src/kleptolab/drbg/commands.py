@@ -15,6 +15,7 @@ from kleptolab.ui import (
     console,
     fail,
     progress,
+    safe,
     write_files_atomically,
 )
 
@@ -70,12 +71,12 @@ def keygen(
         fail(f"cannot write the key files (none written): {exc.strerror or exc}")
     width = 2 * chosen.size
     console.print(
-        f"[bold]trapdoor[/] ({chosen.name}) written to {output} (keep it secret: it holds d)"
+        f"[bold]trapdoor[/] ({chosen.name}) written to {safe(output)} (keep it secret: it holds d)"
     )
     console.print(f"Qx = {trapdoor.q[0]:0{width}x}")
     console.print(f"Qy = {trapdoor.q[1]:0{width}x}")
     if public_out is not None:
-        console.print(f"public Q written to {public_out}")
+        console.print(f"public Q written to {safe(public_out)}")
 
 
 def prng(
@@ -126,10 +127,13 @@ def prng(
         if curve.name != "P-256":
             fail(f"ScreenOS uses P-256, but {trapdoor} holds a {curve.name} Q")
     if seed is not None:
-        seed_bytes = _parse_hex(seed, "--seed")
-        if not 0 < len(seed_bytes) <= 32 or not any(seed_bytes):
+        text = seed.strip().replace(":", "").replace(" ", "")
+        try:
+            s0 = int(text.removeprefix("0x").removeprefix("0X"), 16)
+        except ValueError:
+            fail(f"--seed is not a hex string: {seed!r}")
+        if not 0 < s0 < 2**256:
             fail(f"--seed must be a non-zero hex number of at most 32 bytes, got {seed!r}")
-        s0 = int.from_bytes(seed_bytes, "big")
     else:
         s0 = secrets.randbits(256) | 1
     try:

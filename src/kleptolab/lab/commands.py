@@ -23,7 +23,7 @@ def demo(
     from rich.table import Table
 
     from kleptolab.lab.demo import DemoOptions, run_demo
-    from kleptolab.ui import check_output_dir, console, fail
+    from kleptolab.ui import check_output_dir, console, fail, safe
 
     if scenario not in SCENARIOS:
         fail(f"unknown scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}")
@@ -48,10 +48,11 @@ def demo(
             phase.reason,
         )
     console.print(table)
-    console.print(f"report: {out / 'report.html'}   (pcaps, key tables, images, logs in {out}/)")
+    console.print(f"report: {out / 'report.html'}   (pcaps, key tables, images, logs in {out}/)",
+                  markup=False, soft_wrap=True)
     if not outcome.ok:
         for problem in outcome.problems:
-            console.print(f"[bold red]problem:[/] {problem}")
+            console.print(f"[bold red]problem:[/] {safe(problem)}")
         fail(f"{len(outcome.problems)} stage(s) did not behave as expected; see {out / 'run.json'}", code=1)
 
 
