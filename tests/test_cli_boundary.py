@@ -68,13 +68,21 @@ def test_help_states_the_exit_codes() -> None:
         assert ui.EXIT_CODES_HELP in text, command
 
 
-def test_diff_exits_1_on_known_bad_changes_only(workspace: Path) -> None:
+def test_diff_exits_1_on_known_bad_changes_only(workspace: Path, tmp_path: Path) -> None:
     backdoored = kleptolab("diff", "fw21.img", "fw.img", cwd=workspace)  # r21 -> r20: Q replaced
     assert backdoored.returncode == 1, backdoored.stderr
     assert "replaced" in backdoored.stdout
     fixed = kleptolab("diff", "fw.img", "fw21.img", cwd=workspace)  # the JSA10713 fix
     assert fixed.returncode == 0, fixed.stderr
     assert kleptolab("diff", "fw.img", "fw.img", cwd=workspace).returncode == 0
+    from kleptolab.device.firmware import build_image
+    from kleptolab.drbg.trapdoor import load_public_q
+
+    q = load_public_q(workspace / "q.json")[1]
+    (tmp_path / "r16.img").write_bytes(build_image("6.3.0r16", trapdoor_q=q))
+    (tmp_path / "r17.img").write_bytes(build_image("6.3.0r17", trapdoor_q=q))
+    password = kleptolab("diff", "r16.img", "r17.img", cwd=tmp_path)  # the master password added
+    assert password.returncode == 1 and "known-bad" in password.stdout, password.stderr
 
 
 def test_scan_skips_devices_among_files(workspace: Path) -> None:

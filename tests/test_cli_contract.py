@@ -182,8 +182,29 @@ def _file_size_limit(limit: int) -> None:
         (("keygen", "-o", "k.json", "--public-out", "k.pub.json"), 200),
         (("signatures", "-o", "x.rules"), 256),
         (("scan", "--export-yara", "x.yar", "fw.img"), 256),
+        (("decrypt", "empty.pcap", "--trapdoor", "td.json", "-o", "out"), 300),
+        (
+            (
+                "decrypt",
+                "empty.pcap",
+                "--trapdoor",
+                "td.json",
+                "-o",
+                "dir",
+                "--state-cache",
+                "c.json",
+            ),
+            10,
+        ),
     ],
-    ids=["firmware-build", "keygen-pair", "signatures", "scan-export-yara"],
+    ids=[
+        "firmware-build",
+        "keygen-pair",
+        "signatures",
+        "scan-export-yara",
+        "decrypt-outdir",
+        "decrypt-state-cache",
+    ],
 )
 def test_full_disk_leaves_nothing(args: tuple[str, ...], limit: int, workspace: Path) -> None:
     before = tree(workspace)

@@ -50,6 +50,7 @@ __all__ = [
     "click_exceptions",
     "command_name",
     "console",
+    "default_mode",
     "err_console",
     "error_line",
     "fail",
@@ -209,7 +210,7 @@ def check_output_dir(path: Path | str, what: str = "output folder", *, create: b
     return p
 
 
-def _default_mode() -> int:
+def default_mode() -> int:
     """The mode ``open()`` would give a new file: 0666 less the umask."""
     mask = os.umask(0o022)
     os.umask(mask)
@@ -228,7 +229,7 @@ def atomic_write(
     target = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
-        os.fchmod(fd, _default_mode() if mode is None else mode)
+        os.fchmod(fd, default_mode() if mode is None else mode)
         with os.fdopen(fd, "wb" if binary else "w", encoding=None if binary else "utf-8") as fh:
             yield fh
             fh.flush()
@@ -247,7 +248,7 @@ def write_files_atomically(
 
     Files get the mode ``open()`` would give them unless ``modes`` names one (0600 for keys).
     """
-    default = _default_mode()
+    default = default_mode()
     temps: list[tuple[str, Path]] = []
     created: list[Path] = []
     try:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,6 +18,7 @@ from kleptolab.ui import (
     check_output_dir,
     check_output_file,
     console,
+    default_mode,
     fail,
     progress,
     safe,
@@ -93,12 +99,49 @@ def decrypt(
         except ValueError as exc:
             fail(str(exc))
     try:
-        cache.save()
-        write_outputs(outdir, ikev1=result.ikev1, ikev2=result.ikev2, esp=result.esp,
-                      plaintext=result.plaintext, report=result.report)
+        _save_whole(cache, state_cache)
+        _write_whole(outdir, lambda staging: write_outputs(
+            staging, ikev1=result.ikev1, ikev2=result.ikev2, esp=result.esp,
+            plaintext=result.plaintext, report=result.report))
     except OSError as exc:
-        fail(f"cannot write the results to {outdir}: {exc.strerror or exc}")
+        fail(f"cannot write the results to {outdir} (nothing written): {exc.strerror or exc}")
     summary(result.report, outdir)
+
+
+def _save_whole(cache: Any, path: Path | None) -> None:
+    """Save the state cache whole or not at all (a temporary file beside it, then a rename)."""
+    if path is None:
+        return
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        os.chmod(tmp, default_mode())
+        cache.path = Path(tmp)
+        cache.save()
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    finally:
+        cache.path = path
+
+
+def _write_whole(outdir: Path, write: Callable[[Path], dict[str, Path]]) -> None:
+    """Run ``write`` into a staging folder inside ``outdir``, then move every file in: the
+    results appear whole or not at all (a folder this call created is removed on failure)."""
+    created = not outdir.exists()
+    outdir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".decrypt-", dir=outdir))
+    try:
+        for written in write(staging).values():
+            os.replace(written, outdir / written.name)
+    except BaseException:
+        if created:
+            shutil.rmtree(outdir, ignore_errors=True)
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _short(sid: str) -> str:
