@@ -183,19 +183,8 @@ def _file_size_limit(limit: int) -> None:
         (("signatures", "-o", "x.rules"), 256),
         (("scan", "--export-yara", "x.yar", "fw.img"), 256),
         (("decrypt", "empty.pcap", "--trapdoor", "td.json", "-o", "out"), 300),
-        (
-            (
-                "decrypt",
-                "empty.pcap",
-                "--trapdoor",
-                "td.json",
-                "-o",
-                "dir",
-                "--state-cache",
-                "c.json",
-            ),
-            10,
-        ),
+        ((*D.split(), "-o", "dir", "--state-cache", "c.json"), 10),
+        (("pki", "init", "newpki", "--key-size", "1024"), 1000),
     ],
     ids=[
         "firmware-build",
@@ -204,6 +193,7 @@ def _file_size_limit(limit: int) -> None:
         "scan-export-yara",
         "decrypt-outdir",
         "decrypt-state-cache",
+        "pki-init",
     ],
 )
 def test_full_disk_leaves_nothing(args: tuple[str, ...], limit: int, workspace: Path) -> None:
