@@ -5,7 +5,9 @@ input.  Bad input is reported as one line on stderr,
 ``kleptolab CMD: error: …``, never a traceback (``kleptolab --debug CMD``
 shows one).  Commands check their inputs and output paths with the helpers
 below *before* any long work, and write files whole or not at all
-(:func:`atomic_write`).
+(:func:`atomic_write`, :func:`write_files_atomically`).  Text that comes from
+the user, a file or the network goes to the terminal through :func:`printable`
+or :func:`safe` (no control characters, never read as rich markup).
 """
 
 from __future__ import annotations
