@@ -93,6 +93,7 @@ C = "client --timeout 1"
 
 ROWS: list[Case] = [
     # the CLI itself
+    case("no-command", [], "missing command"),
     case("unknown-command", "nosuchcommand", "No such command"),
     case("unknown-option", "--nosuchoption", "No such option"),
     case("bare-firmware-group", "firmware", "missing command"),

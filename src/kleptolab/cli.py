@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
     code stays the same (2 bad input, 70 internal error).
     """
     args = sys.argv[1:] if argv is None else argv
-    debug = "--debug" in (args[: args.index("--")] if "--" in args else args)
+    debug = _global_flag(args, "--debug")
     ui.DEBUG = debug
     try:
         code = app(args=args, prog_name="kleptolab", standalone_mode=False)
@@ -133,6 +133,16 @@ def _exit(line: str, code: int, traceback_too: bool = False) -> NoReturn:
         traceback.print_exc()
     print(line, file=sys.stderr)
     raise SystemExit(code) from None
+
+
+def _global_flag(args: list[str], flag: str) -> bool:
+    """Whether ``flag`` comes before the command name (``kleptolab --debug scan ...``)."""
+    for token in args:
+        if token == flag:
+            return True
+        if token == "--" or not token.startswith("-"):
+            return False
+    return False
 
 
 def _command_path(args: list[str]) -> str:
