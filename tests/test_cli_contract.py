@@ -84,7 +84,7 @@ def run_subprocess(
 def test_table_is_large_and_covers_every_command() -> None:
     assert len(ROWS) >= 100
     assert len({c.id for c in ROWS}) == len(ROWS)
-    commands = {c.args[0] for c in ROWS} | {" ".join(c.args[:2]) for c in ROWS}
+    commands = {" ".join(c.args[:1]) for c in ROWS} | {" ".join(c.args[:2]) for c in ROWS}
     for name in (
         "keygen",
         "prng",
