@@ -140,7 +140,11 @@ async def _run(
 def register(app: typer.Typer) -> None:
     """Add this package's commands to ``app``."""
 
-    @app.command("client")
+    @app.command(
+        "client",
+        epilog="Exit codes: 0 tunnel up and every request answered, 1 no tunnel or lost replies "
+        "(the reason on stderr), 2 bad input.",
+    )
     def client(
         server: Annotated[str, typer.Argument(help="Gateway address.")] = "127.0.0.1",
         ike_port: Annotated[
