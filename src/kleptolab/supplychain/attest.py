@@ -84,20 +84,29 @@ class Signer:
         return key_id(self.public)
 
 
-def statement(subject_name: str, digest: dict[str, str], predicate_type: str,
-              predicate: dict[str, Any]) -> dict[str, Any]:
+def statement(
+    subject_name: str, digest: dict[str, str], predicate_type: str, predicate: dict[str, Any]
+) -> dict[str, Any]:
     """An in-toto Statement v1 about one subject."""
-    return {"_type": STATEMENT_TYPE, "subject": [{"name": subject_name, "digest": digest}],
-            "predicateType": predicate_type, "predicate": predicate}
+    return {
+        "_type": STATEMENT_TYPE,
+        "subject": [{"name": subject_name, "digest": digest}],
+        "predicateType": predicate_type,
+        "predicate": predicate,
+    }
 
 
-def sign_envelope(payload: dict[str, Any], signer: Signer,
-                  payload_type: str = IN_TOTO_PAYLOAD) -> dict[str, Any]:
+def sign_envelope(
+    payload: dict[str, Any], signer: Signer, payload_type: str = IN_TOTO_PAYLOAD
+) -> dict[str, Any]:
     """A DSSE envelope over the canonical JSON of ``payload``."""
     body = canonical(payload)
     sig = signer.key.sign(pae(payload_type, body))
-    return {"payloadType": payload_type, "payload": base64.b64encode(body).decode(),
-            "signatures": [{"keyid": signer.keyid, "sig": base64.b64encode(sig).decode()}]}
+    return {
+        "payloadType": payload_type,
+        "payload": base64.b64encode(body).decode(),
+        "signatures": [{"keyid": signer.keyid, "sig": base64.b64encode(sig).decode()}],
+    }
 
 
 def open_envelope(envelope: object, keys: dict[str, str]) -> tuple[dict[str, Any], list[str], str]:
@@ -126,7 +135,8 @@ def open_envelope(envelope: object, keys: dict[str, str]) -> tuple[dict[str, Any
         try:
             sig = base64.b64decode(str(entry.get("sig", "")), validate=True)
             Ed25519PublicKey.from_public_bytes(bytes.fromhex(keys[kid])).verify(
-                sig, pae(payload_type, body))
+                sig, pae(payload_type, body)
+            )
         except (InvalidSignature, ValueError):
             problems.append(f"bad signature by {kid[:12]}")
             continue

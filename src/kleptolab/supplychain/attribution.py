@@ -66,35 +66,43 @@ class Attribution:
     def sentence(self) -> str:
         shipped = ", ".join(self.tags)
         if not self.in_source:
-            return (f"{self.indicator.label} in shipped {shipped}: not produced by the source at "
-                    f"those tags; inserted after review, at build time (provenance signed by "
-                    f"{self.signer or 'nobody'}); missing control: {CONTROL_REBUILD}")
+            return (
+                f"{self.indicator.label} in shipped {shipped}: not produced by the source at "
+                f"those tags; inserted after review, at build time (provenance signed by "
+                f"{self.signer or 'nobody'}); missing control: {CONTROL_REBUILD}"
+            )
         c = self.commit
         assert c is not None
         r = self.review
         approvals = f"approvals {r.valid} of {r.required} required" if r else "no review record"
-        text = (f"{self.what} in commit {c.id[:12]} by {c.author} <{c.author_email}> on "
-                f"{c.author_date[:10]} ({self.path}:{self.line}, by {self.method}), {approvals}")
+        text = (
+            f"{self.what} in commit {c.id[:12]} by {c.author} <{c.author_email}> on "
+            f"{c.author_date[:10]} ({self.path}:{self.line}, by {self.method}), {approvals}"
+        )
         if r is not None and (r.copied or r.rewritten):
             text += "; its approvals were signed for other commits (history rewritten)"
             if self.original is not None:
                 o = self.original
-                text += (f"; original commit {o.id[:12]} by {o.author} <{o.author_email}> on "
-                         f"{o.author_date[:10]}, committed as {c.id[:12]} by {c.committer}")
+                text += (
+                    f"; original commit {o.id[:12]} by {o.author} <{o.author_email}> on "
+                    f"{o.author_date[:10]}, committed as {c.id[:12]} by {c.committer}"
+                )
         control = self.missing_control
-        return text + f"; shipped in {shipped}" + (f"; missing control: {control}" if control else "")
+        return (
+            text + f"; shipped in {shipped}" + (f"; missing control: {control}" if control else "")
+        )
 
 
 def original_history(git: Git, signed: set[str], current: set[str]) -> dict[str, Commit]:
     """Tree id -> commit, over history reachable from signed commit ids no longer in ``current``
     whose objects are still in the repository (what a rewrite leaves behind)."""
     orphans = []
-    for commit in sorted(signed - current):
+    for commit_id in sorted(signed - current):
         try:
-            git.run("cat-file", "-e", f"{commit}^{{commit}}")
+            git.run("cat-file", "-e", f"{commit_id}^{{commit}}")
         except ValueError:
             continue
-        orphans.append(commit)
+        orphans.append(commit_id)
     if not orphans:
         return {}
     by_tree: dict[str, Commit] = {}
@@ -125,8 +133,12 @@ def _bisect(git: Git, tag: str, indicator: Indicator) -> str | None:
     return chain[lo]
 
 
-def attribute(git: Git, releases: list[ReleaseCheck], reviews: dict[str, CommitReview],
-              originals: dict[str, Commit]) -> list[Attribution]:
+def attribute(
+    git: Git,
+    releases: list[ReleaseCheck],
+    reviews: dict[str, CommitReview],
+    originals: dict[str, Commit],
+) -> list[Attribution]:
     """One attribution per (bad indicator, introducing commit), listing the releases carrying it."""
     out: dict[tuple[Indicator, str | None], Attribution] = {}
     for check in releases:
@@ -147,10 +159,24 @@ def attribute(git: Git, releases: list[ReleaseCheck], reviews: dict[str, CommitR
                 commit = git.commit(commit_id) if commit_id else None
                 review = reviews.get(commit_id) if commit_id else None
                 original = None
-                if commit is not None and review is not None and (review.copied or review.rewritten):
+                if (
+                    commit is not None
+                    and review is not None
+                    and (review.copied or review.rewritten)
+                ):
                     candidate = originals.get(commit.tree)
                     original = candidate if candidate and candidate.id != commit.id else None
-                out[key] = Attribution(ind, [], in_source, method, commit, path, line, review,
-                                       original, check.provenance_signer)
+                out[key] = Attribution(
+                    ind,
+                    [],
+                    in_source,
+                    method,
+                    commit,
+                    path,
+                    line,
+                    review,
+                    original,
+                    check.provenance_signer,
+                )
             out[key].tags.append(check.tag)
     return list(out.values())

@@ -13,8 +13,11 @@ import typer
 
 from kleptolab import ui
 
-supplychain_app = typer.Typer(help="The supply-chain lab: a ScreenOS source repository, its "
-                              "review records and shipped images.", no_args_is_help=True)
+supplychain_app = typer.Typer(
+    help="The supply-chain lab: a ScreenOS source repository, its "
+    "review records and shipped images.",
+    no_args_is_help=True,
+)
 AUDIT_FORMATS = ("text", "json", "sarif")
 
 
@@ -32,10 +35,26 @@ def _lab_q(trapdoor: Path | None) -> tuple[tuple[int, int], str]:
 
 @supplychain_app.command("init")
 def init(
-    directory: Annotated[Path, typer.Argument(help="Folder for the new git repository (absent or empty).")],
-    images: Annotated[Path | None, typer.Option("--images", help="Folder for the shipped images (default: DIR-images).")] = None,
-    trapdoor: Annotated[Path | None, typer.Option("--trapdoor", help="Lab trapdoor or public Q JSON (kleptolab drbg keygen); default: a fresh one.")] = None,
-    scenario: Annotated[str, typer.Option("--scenario", help="insider (the public timeline), build-server, rewrite or clean.")] = "insider",
+    directory: Annotated[
+        Path, typer.Argument(help="Folder for the new git repository (absent or empty).")
+    ],
+    images: Annotated[
+        Path | None,
+        typer.Option("--images", help="Folder for the shipped images (default: DIR-images)."),
+    ] = None,
+    trapdoor: Annotated[
+        Path | None,
+        typer.Option(
+            "--trapdoor",
+            help="Lab trapdoor or public Q JSON (kleptolab drbg keygen); default: a fresh one.",
+        ),
+    ] = None,
+    scenario: Annotated[
+        str,
+        typer.Option(
+            "--scenario", help="insider (the public timeline), build-server, rewrite or clean."
+        ),
+    ] = "insider",
 ) -> None:
     """Create the lab ScreenOS source repository, its signed reviews and its shipped images."""
     from kleptolab.supplychain.gitrepo import git_available
@@ -55,11 +74,15 @@ def init(
     ui.check_output_dir(directory, "repository folder")
     ui.check_output_dir(target, "images folder")
     lab = create_lab(directory, target, q, scenario)
-    ui.console.print(f"created {directory} ({scenario}): {len(lab.tags)} release tags, "
-                     f"shipped images in {target}; lab Q from {source}")
+    ui.console.print(
+        f"created {directory} ({scenario}): {len(lab.tags)} release tags, "
+        f"shipped images in {target}; lab Q from {source}"
+    )
     if lab.root is not None:
-        ui.console.print(f"review policy root key: {lab.root.keyid} (pin it: kleptolab audit "
-                         f"--root-key {lab.root.keyid[:16]})")
+        ui.console.print(
+            f"review policy root key: {lab.root.keyid} (pin it: kleptolab audit "
+            f"--root-key {lab.root.keyid[:16]})"
+        )
 
 
 @supplychain_app.command("build")
@@ -84,10 +107,27 @@ def build(
 
 def audit(
     repo: Annotated[Path, typer.Argument(help="The source repository to audit.")],
-    images: Annotated[Path, typer.Option("--images", help="Folder of shipped images, TAG.bin each.")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="text, json or sarif (stdout).")] = "text",
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write audit.txt, audit.json, audit.sarif and verification.json here.")] = None,
-    root_key: Annotated[str | None, typer.Option("--root-key", help="Pin the review policy's root key (key id or prefix of 16+ hex digits).")] = None,
+    images: Annotated[
+        Path, typer.Option("--images", help="Folder of shipped images, TAG.bin each.")
+    ],
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="text, json or sarif (stdout).")
+    ] = "text",
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Also write audit.txt, audit.json, audit.sarif and verification.json here.",
+        ),
+    ] = None,
+    root_key: Annotated[
+        str | None,
+        typer.Option(
+            "--root-key",
+            help="Pin the review policy's root key (key id or prefix of 16+ hex digits).",
+        ),
+    ] = None,
 ) -> None:
     """Verify review policy, signatures and reproducible builds; attribute every finding."""
     import json
@@ -106,19 +146,28 @@ def audit(
     result = run_audit(repo, images, _expand_root(repo, root_key))
     command = "kleptolab audit " + " ".join(sys.argv[2:])
     text = audit_text(result)
-    docs = {"text": text, "json": dumps(audit_json(result)),
-            "sarif": dumps(audit_sarif(result, command))}
+    docs = {
+        "text": text,
+        "json": dumps(audit_json(result)),
+        "sarif": dumps(audit_sarif(result, command)),
+    }
     if out is not None:
-        ui.write_files_atomically({
-            out / "audit.txt": text.encode(), out / "audit.json": docs["json"].encode(),
-            out / "audit.sarif": docs["sarif"].encode(),
-            out / "verification.json": (json.dumps(audit_json(result)["verification"], indent=2)
-                                        + "\n").encode(),
-        })
+        ui.write_files_atomically(
+            {
+                out / "audit.txt": text.encode(),
+                out / "audit.json": docs["json"].encode(),
+                out / "audit.sarif": docs["sarif"].encode(),
+                out / "verification.json": (
+                    json.dumps(audit_json(result)["verification"], indent=2) + "\n"
+                ).encode(),
+            }
+        )
         ui.err_console.print(f"wrote {out}/audit.txt, audit.json, audit.sarif, verification.json")
     sys.stdout.write(docs[fmt])
-    ui.err_console.print(f"audit: {len(result.findings)} findings, {len(result.reviews)} commits, "
-                         f"{len(result.releases)} releases in {result.seconds:.2f} s")
+    ui.err_console.print(
+        f"audit: {len(result.findings)} findings, {len(result.reviews)} commits, "
+        f"{len(result.releases)} releases in {result.seconds:.2f} s"
+    )
     if not result.clean:
         raise typer.Exit(ui.EXIT_FINDINGS)
 

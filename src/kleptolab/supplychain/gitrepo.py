@@ -63,31 +63,54 @@ class Git:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
 
-    def run(self, *args: str, stdin: bytes | None = None,
-            identity: tuple[Identity, Identity] | None = None) -> str:
+    def run(
+        self,
+        *args: str,
+        stdin: bytes | None = None,
+        identity: tuple[Identity, Identity] | None = None,
+    ) -> str:
         """Run ``git ARGS`` and return stdout (text); ``ValueError`` on a non-zero exit."""
         return self.run_bytes(*args, stdin=stdin, identity=identity).decode("utf-8", "replace")
 
-    def run_bytes(self, *args: str, stdin: bytes | None = None,
-                  identity: tuple[Identity, Identity] | None = None) -> bytes:
+    def run_bytes(
+        self,
+        *args: str,
+        stdin: bytes | None = None,
+        identity: tuple[Identity, Identity] | None = None,
+    ) -> bytes:
         """Run ``git ARGS`` and return stdout (bytes); ``ValueError`` on a non-zero exit."""
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **_BASE_ENV}
         if identity is not None:
             author, committer = identity
-            env.update({
-                "GIT_AUTHOR_NAME": author.name, "GIT_AUTHOR_EMAIL": author.email,
-                "GIT_AUTHOR_DATE": author.date, "GIT_COMMITTER_NAME": committer.name,
-                "GIT_COMMITTER_EMAIL": committer.email, "GIT_COMMITTER_DATE": committer.date,
-            })
+            env.update(
+                {
+                    "GIT_AUTHOR_NAME": author.name,
+                    "GIT_AUTHOR_EMAIL": author.email,
+                    "GIT_AUTHOR_DATE": author.date,
+                    "GIT_COMMITTER_NAME": committer.name,
+                    "GIT_COMMITTER_EMAIL": committer.email,
+                    "GIT_COMMITTER_DATE": committer.date,
+                }
+            )
         try:
-            proc = subprocess.run(["git", "-C", str(self.path), *args], input=stdin,
-                                  capture_output=True, env=env, check=False, timeout=120)
+            proc = subprocess.run(
+                ["git", "-C", str(self.path), *args],
+                input=stdin,
+                capture_output=True,
+                env=env,
+                check=False,
+                timeout=120,
+            )
         except FileNotFoundError:
-            raise ValueError("git is not installed (the supply-chain lab needs the git binary)") from None
+            raise ValueError(
+                "git is not installed (the supply-chain lab needs the git binary)"
+            ) from None
         if proc.returncode != 0:
             message = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-            raise ValueError(f"git {args[0]} failed in {self.path}: "
-                             f"{message[-1] if message else 'exit ' + str(proc.returncode)}")
+            raise ValueError(
+                f"git {args[0]} failed in {self.path}: "
+                f"{message[-1] if message else 'exit ' + str(proc.returncode)}"
+            )
         return proc.stdout
 
     # -- reading -----------------------------------------------------------------
@@ -115,13 +138,16 @@ class Git:
     def commit(self, ref: str) -> Commit:
         """One commit."""
         fmt = _SEP.join(("%H", "%T", "%P", "%an", "%ae", "%aI", "%cn", "%cI", "%s"))
-        h, t, p, an, ae, ad, cn, cd, s = self.run("show", "-s", f"--format={fmt}", ref).strip().split(_SEP)
+        h, t, p, an, ae, ad, cn, cd, s = (
+            self.run("show", "-s", f"--format={fmt}", ref).strip().split(_SEP)
+        )
         return Commit(h, t, tuple(p.split()), an, ae, ad, cn, cd, s)
 
     def tags(self) -> dict[str, str]:
         """Tag name -> commit id."""
-        out = self.run("for-each-ref", "--format=%(refname:strip=2) %(*objectname) %(objectname)",
-                       "refs/tags")
+        out = self.run(
+            "for-each-ref", "--format=%(refname:strip=2) %(*objectname) %(objectname)", "refs/tags"
+        )
         tags = {}
         for line in out.splitlines():
             parts = line.split()
@@ -131,8 +157,9 @@ class Git:
     def changed_paths(self, commit: Commit) -> list[str]:
         """Paths a commit changes against its first parent (all paths for a root commit)."""
         if commit.parents:
-            out = self.run("diff-tree", "--no-commit-id", "--name-only", "-r", commit.parents[0],
-                           commit.id)
+            out = self.run(
+                "diff-tree", "--no-commit-id", "--name-only", "-r", commit.parents[0], commit.id
+            )
         else:
             out = self.run("ls-tree", "-r", "--name-only", commit.id)
         return [line for line in out.splitlines() if line]
@@ -190,8 +217,17 @@ class Git:
 
     def add_note(self, notes_ref: str, commit: str, text: str, who: Identity) -> None:
         """Attach (or replace) the note of ``commit`` under ``notes_ref``."""
-        self.run("notes", f"--ref={notes_ref}", "add", "-f", "-F", "-", commit,
-                 stdin=text.encode("utf-8"), identity=(who, who))
+        self.run(
+            "notes",
+            f"--ref={notes_ref}",
+            "add",
+            "-f",
+            "-F",
+            "-",
+            commit,
+            stdin=text.encode("utf-8"),
+            identity=(who, who),
+        )
 
     def write_ref_blob(self, ref: str, data: bytes) -> None:
         """Store ``data`` as a blob and point ``ref`` at it."""

@@ -60,34 +60,53 @@ def _approve(git: Git, commit: str, event: Event, signers: dict[str, Signer]) ->
     paths = git.changed_paths(info)
     envelopes = []
     for reviewer in event.approvers:
-        predicate = {"decision": "approved", "reviewer": reviewer, "tree": info.tree,
-                     "parents": list(info.parents), "author": f"{info.author} <{info.author_email}>",
-                     "summary": info.subject, "paths": paths, "reviewedAt": event.date}
-        stmt = statement(f"git+screenos-lab:{commit}", {"gitCommit": commit}, REVIEW_PREDICATE,
-                         predicate)
+        predicate = {
+            "decision": "approved",
+            "reviewer": reviewer,
+            "tree": info.tree,
+            "parents": list(info.parents),
+            "author": f"{info.author} <{info.author_email}>",
+            "summary": info.subject,
+            "paths": paths,
+            "reviewedAt": event.date,
+        }
+        stmt = statement(
+            f"git+screenos-lab:{commit}", {"gitCommit": commit}, REVIEW_PREDICATE, predicate
+        )
         envelopes.append(sign_envelope(stmt, signers[reviewer]))
     if envelopes:
         last = PERSONAS[event.approvers[-1]]
-        git.add_note(REVIEW_NOTES, commit, canonical({"envelopes": envelopes}).decode(),
-                     identity(last, event.date))
+        git.add_note(
+            REVIEW_NOTES,
+            commit,
+            canonical({"envelopes": envelopes}).decode(),
+            identity(last, event.date),
+        )
 
 
-def _provenance(git: Git, tag: str, commit: str, image: bytes, date: str,
-                signer: Signer) -> None:
+def _provenance(git: Git, tag: str, commit: str, image: bytes, date: str, signer: Signer) -> None:
     predicate = {
         "buildDefinition": {
             "buildType": "https://kleptolab.example/screenos-release/v1",
             "externalParameters": {"tag": tag, "source": f"git+screenos-lab@refs/tags/{tag}"},
-            "resolvedDependencies": [{"uri": f"git+screenos-lab@refs/tags/{tag}",
-                                      "digest": {"gitCommit": commit}}],
+            "resolvedDependencies": [
+                {"uri": f"git+screenos-lab@refs/tags/{tag}", "digest": {"gitCommit": commit}}
+            ],
         },
-        "runDetails": {"builder": {"id": f"https://kleptolab.example/{BUILDER}"},
-                       "metadata": {"finishedOn": date}},
+        "runDetails": {
+            "builder": {"id": f"https://kleptolab.example/{BUILDER}"},
+            "metadata": {"finishedOn": date},
+        },
     }
-    stmt = statement(f"{tag}.bin", {"sha256": hashlib.sha256(image).hexdigest()}, SLSA_PREDICATE,
-                     predicate)
-    git.add_note(PROVENANCE_NOTES, commit, canonical({"envelopes": [sign_envelope(stmt, signer)]})
-                 .decode(), identity(PERSONAS[BUILDER], date))
+    stmt = statement(
+        f"{tag}.bin", {"sha256": hashlib.sha256(image).hexdigest()}, SLSA_PREDICATE, predicate
+    )
+    git.add_note(
+        PROVENANCE_NOTES,
+        commit,
+        canonical({"envelopes": [sign_envelope(stmt, signer)]}).decode(),
+        identity(PERSONAS[BUILDER], date),
+    )
 
 
 def _tampered(tag: str, lab_q: tuple[int, int]) -> bytes | None:
@@ -95,11 +114,16 @@ def _tampered(tag: str, lab_q: tuple[int, int]) -> bytes | None:
     profile = profile_for(tag)
     if not (profile.vpn_backdoor or profile.admin_backdoor):
         return None
-    return build_image(profile, trapdoor_q=lab_q,
-                       master_password=LAB_MASTER_PASSWORD if profile.admin_backdoor else None)
+    return build_image(
+        profile,
+        trapdoor_q=lab_q,
+        master_password=LAB_MASTER_PASSWORD if profile.admin_backdoor else None,
+    )
 
 
-def create_lab(path: Path, images: Path, lab_q: tuple[int, int], scenario: str = "insider") -> LabRepo:
+def create_lab(
+    path: Path, images: Path, lab_q: tuple[int, int], scenario: str = "insider"
+) -> LabRepo:
     """Create the repository at ``path`` (must not exist or be empty) and the shipped images."""
     if not P256.contains(lab_q):
         raise ValueError("the lab Q is not a point of P-256")

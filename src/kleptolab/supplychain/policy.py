@@ -86,12 +86,25 @@ class Policy:
         return None
 
 
-def make_policy(root: Signer, team: dict[str, tuple[Persona, Signer]], builders: list[str],
-                protected: tuple[str, ...]) -> dict[str, Any]:
+def make_policy(
+    root: Signer,
+    team: dict[str, tuple[Persona, Signer]],
+    builders: list[str],
+    protected: tuple[str, ...],
+) -> dict[str, Any]:
     """The signed policy envelope (``team``: persona id -> persona and key)."""
-    keys = {s.keyid: {"keytype": "ed25519", "scheme": "ed25519", "keyval": {"public": s.public},
-                      "owner": p.id, "name": p.name, "email": p.email, "role": p.role}
-            for p, s in team.values()}
+    keys = {
+        s.keyid: {
+            "keytype": "ed25519",
+            "scheme": "ed25519",
+            "keyval": {"public": s.public},
+            "owner": p.id,
+            "name": p.name,
+            "email": p.email,
+            "role": p.role,
+        }
+        for p, s in team.values()
+    }
     doc = {
         "_type": "kleptolab-review-policy",
         "version": 1,
@@ -99,8 +112,11 @@ def make_policy(root: Signer, team: dict[str, tuple[Persona, Signer]], builders:
         "reviewers": sorted(s.keyid for pid, (_, s) in team.items() if pid not in builders),
         "builders": sorted(team[b][1].keyid for b in builders),
         "rules": [
-            {"name": "protected: PRNG constants and authentication", "paths": list(protected),
-             "approvals": 2},
+            {
+                "name": "protected: PRNG constants and authentication",
+                "paths": list(protected),
+                "approvals": 2,
+            },
             {"name": "any change", "paths": ["*"], "approvals": 1},
         ],
         "author_may_not_approve": True,
@@ -127,8 +143,10 @@ def load_policy(raw: bytes, pinned_root: str | None = None) -> tuple[Policy, str
     root_id = key_id(embedded)
     if pinned_root is not None:
         if pinned_root.lower() not in (root_id, embedded.lower()):
-            raise ValueError(f"the review policy is signed by root key {root_id[:16]}, not by "
-                             f"the pinned {pinned_root[:16]}")
+            raise ValueError(
+                f"the review policy is signed by root key {root_id[:16]}, not by "
+                f"the pinned {pinned_root[:16]}"
+            )
         note = f"root key {root_id[:16]} (pinned)"
     else:
         note = f"root key {root_id[:16]} (trusted on first use: pass --root-key to pin it)"
@@ -140,12 +158,22 @@ def load_policy(raw: bytes, pinned_root: str | None = None) -> tuple[Policy, str
         keys = {kid: str(k["keyval"]["public"]) for kid, k in entries.items()}
         owners = {kid: str(k["owner"]) for kid, k in entries.items()}
         emails = {str(k["owner"]): str(k["email"]) for k in entries.values()}
-        rules = tuple(Rule(str(r["name"]), tuple(r["paths"]), int(r["approvals"]))
-                      for r in payload["rules"])
-        policy = Policy(keys, owners, emails, frozenset(payload["reviewers"]),
-                        frozenset(payload["builders"]), rules, root_id)
+        rules = tuple(
+            Rule(str(r["name"]), tuple(r["paths"]), int(r["approvals"])) for r in payload["rules"]
+        )
+        policy = Policy(
+            keys,
+            owners,
+            emails,
+            frozenset(payload["reviewers"]),
+            frozenset(payload["builders"]),
+            rules,
+            root_id,
+        )
     except (KeyError, TypeError, ValueError, AttributeError):
-        raise ValueError("the review policy is missing keys, reviewers, builders or rules") from None
+        raise ValueError(
+            "the review policy is missing keys, reviewers, builders or rules"
+        ) from None
     for kid, public_key in keys.items():
         if key_id(public_key) != kid:
             raise ValueError(f"the review policy lists key {kid[:16]} under a wrong id")

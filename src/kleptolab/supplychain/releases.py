@@ -68,7 +68,9 @@ class ReleaseCheck:
     identical: bool | None = None
     rebuilt: set[Indicator] = field(default_factory=set)
     shipped: set[Indicator] = field(default_factory=set)
-    provenance: str = "missing"  # ok | missing | bad-signature | wrong-image | wrong-commit | malformed
+    provenance: str = (
+        "missing"  # ok | missing | bad-signature | wrong-image | wrong-commit | malformed
+    )
     provenance_commit: str | None = None
     provenance_signer: str | None = None
     error: str | None = None
@@ -89,7 +91,7 @@ def _provenance(git: Git, check: ReleaseCheck, policy: Policy, notes: dict[str, 
     if raw is None:
         # The tag may have moved: look for provenance naming this tag anywhere.
         for text in notes.values():
-            if f"refs/tags/{check.tag}\"" in text.decode("utf-8", "replace"):
+            if f'refs/tags/{check.tag}"' in text.decode("utf-8", "replace"):
                 candidates.append(text)
     else:
         candidates.append(raw)
@@ -126,8 +128,9 @@ def _provenance(git: Git, check: ReleaseCheck, policy: Policy, notes: dict[str, 
             return
 
 
-def check_releases(git: Git, tags: dict[str, str], images: Path, policy: Policy,
-                   warnings: list[str]) -> list[ReleaseCheck]:
+def check_releases(
+    git: Git, tags: dict[str, str], images: Path, policy: Policy, warnings: list[str]
+) -> list[ReleaseCheck]:
     """Rebuild every tag, compare with ``images/<tag>.bin`` and check its provenance."""
     notes = git.notes(PROVENANCE_NOTES)
     checks = []

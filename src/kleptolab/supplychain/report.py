@@ -36,29 +36,52 @@ def timeline(result: AuditResult) -> list[dict[str, str]]:
             status = "copied approvals"
         elif r.rewritten:
             status = "rewritten"
-        rows.append({"date": c.author_date, "kind": "commit", "id": c.id,
-                     "who": c.author, "what": c.subject,
-                     "status": status + (" !" if c.id in flagged and status == "ok" else "")})
+        rows.append(
+            {
+                "date": c.author_date,
+                "kind": "commit",
+                "id": c.id,
+                "who": c.author,
+                "what": c.subject,
+                "status": status + (" !" if c.id in flagged and status == "ok" else ""),
+            }
+        )
     for rel in result.releases:
-        date = next((r.commit.committer_date for r in result.reviews if r.commit.id == rel.commit), "")
+        date = next(
+            (r.commit.committer_date for r in result.reviews if r.commit.id == rel.commit), ""
+        )
         bad = sorted(i.label for i in rel.shipped if i.bad)
-        rebuild = {True: "rebuild identical", False: "REBUILD DIFFERS", None: "no image"}[rel.identical]
-        rows.append({"date": date, "kind": "release", "id": rel.commit, "who": rel.tag,
-                     "what": "; ".join(bad) or "no bad scanner findings",
-                     "status": f"{rebuild}, provenance {rel.provenance}"})
+        rebuild = {True: "rebuild identical", False: "REBUILD DIFFERS", None: "no image"}[
+            rel.identical
+        ]
+        rows.append(
+            {
+                "date": date,
+                "kind": "release",
+                "id": rel.commit,
+                "who": rel.tag,
+                "what": "; ".join(bad) or "no bad scanner findings",
+                "status": f"{rebuild}, provenance {rel.provenance}",
+            }
+        )
     rows.sort(key=lambda row: (row["date"], row["kind"]))
     return rows
 
 
 def audit_text(result: AuditResult) -> str:
     """The human report: verdict, findings (with attribution), timeline, verification."""
-    lines = [f"kleptolab audit of {result.repo} against {result.images}",
-             f"policy: {result.policy_note}",
-             f"{len(result.reviews)} commits, {len(result.releases)} release tags, "
-             f"{len(result.findings)} findings in {result.seconds:.2f} s", ""]
+    lines = [
+        f"kleptolab audit of {result.repo} against {result.images}",
+        f"policy: {result.policy_note}",
+        f"{len(result.reviews)} commits, {len(result.releases)} release tags, "
+        f"{len(result.findings)} findings in {result.seconds:.2f} s",
+        "",
+    ]
     if result.clean:
-        lines.append("CLEAN: every change has its approvals, every signature verifies, "
-                     "every release rebuilds byte for byte.")
+        lines.append(
+            "CLEAN: every change has its approvals, every signature verifies, "
+            "every release rebuilds byte for byte."
+        )
     else:
         lines.append("FINDINGS:")
         for f in result.findings:
@@ -66,8 +89,10 @@ def audit_text(result: AuditResult) -> str:
     lines += ["", "TIMELINE:"]
     for row in timeline(result):
         ident = row["id"][:12]
-        lines.append(f"  {row['date'][:10]}  {row['kind']:7} {ident}  {row['who'][:18]:18}  "
-                     f"{row['what'][:70]:70}  [{row['status']}]")
+        lines.append(
+            f"  {row['date'][:10]}  {row['kind']:7} {ident}  {row['who'][:18]:18}  "
+            f"{row['what'][:70]:70}  [{row['status']}]"
+        )
     for warning in result.warnings:
         lines.append(f"warning: {warning}")
     return "\n".join(lines) + "\n"
@@ -78,42 +103,83 @@ def verification_json(result: AuditResult) -> dict[str, Any]:
     return {
         "policy": result.policy_note,
         "approvals": [
-            {"commit": r.commit.id, "required": r.required, "valid": r.valid,
-             "approvals": [{"reviewer": a.reviewer, "status": a.status,
-                            "signed_commit": a.signed_commit, "detail": a.detail}
-                           for a in r.approvals]}
-            for r in result.reviews],
+            {
+                "commit": r.commit.id,
+                "required": r.required,
+                "valid": r.valid,
+                "approvals": [
+                    {
+                        "reviewer": a.reviewer,
+                        "status": a.status,
+                        "signed_commit": a.signed_commit,
+                        "detail": a.detail,
+                    }
+                    for a in r.approvals
+                ],
+            }
+            for r in result.reviews
+        ],
         "provenance": [
-            {"tag": r.tag, "commit": r.commit, "status": r.provenance, "signer": r.provenance_signer,
-             "signed_commit": r.provenance_commit, "shipped_sha256": r.shipped_sha256,
-             "rebuilt_sha256": r.rebuilt_sha256, "identical": r.identical}
-            for r in result.releases],
+            {
+                "tag": r.tag,
+                "commit": r.commit,
+                "status": r.provenance,
+                "signer": r.provenance_signer,
+                "signed_commit": r.provenance_commit,
+                "shipped_sha256": r.shipped_sha256,
+                "rebuilt_sha256": r.rebuilt_sha256,
+                "identical": r.identical,
+            }
+            for r in result.releases
+        ],
     }
 
 
 def audit_json(result: AuditResult) -> dict[str, Any]:
     """The JSON document of ``kleptolab audit``."""
     return {
-        "tool": "kleptolab", "version": __version__, "repo": str(result.repo),
-        "images": str(result.images), "clean": result.clean, "seconds": round(result.seconds, 3),
+        "tool": "kleptolab",
+        "version": __version__,
+        "repo": str(result.repo),
+        "images": str(result.images),
+        "clean": result.clean,
+        "seconds": round(result.seconds, 3),
         "findings": [dataclasses.asdict(f) for f in result.findings],
         "attributions": [
-            {"indicator": a.indicator.kind, "value": a.indicator.value, "tags": a.tags,
-             "in_source": a.in_source, "method": a.method,
-             "commit": a.commit.id if a.commit else None,
-             "claimed_author": f"{a.commit.author} <{a.commit.author_email}>" if a.commit else None,
-             "author": a.author, "date": a.commit.author_date if a.commit else None,
-             "original_commit": a.original.id if a.original else None,
-             "path": a.path, "line": a.line,
-             "approvals": a.review.valid if a.review else None,
-             "required": a.review.required if a.review else None,
-             "missing_control": a.missing_control, "text": a.sentence()}
-            for a in result.attributions],
+            {
+                "indicator": a.indicator.kind,
+                "value": a.indicator.value,
+                "tags": a.tags,
+                "in_source": a.in_source,
+                "method": a.method,
+                "commit": a.commit.id if a.commit else None,
+                "claimed_author": f"{a.commit.author} <{a.commit.author_email}>"
+                if a.commit
+                else None,
+                "author": a.author,
+                "date": a.commit.author_date if a.commit else None,
+                "original_commit": a.original.id if a.original else None,
+                "path": a.path,
+                "line": a.line,
+                "approvals": a.review.valid if a.review else None,
+                "required": a.review.required if a.review else None,
+                "missing_control": a.missing_control,
+                "text": a.sentence(),
+            }
+            for a in result.attributions
+        ],
         "releases": [
-            {"tag": r.tag, "commit": r.commit, "image": str(r.image) if r.image else None,
-             "identical": r.identical, "provenance": r.provenance,
-             "added": [i.label for i in r.added], "removed": [i.label for i in r.removed]}
-            for r in result.releases],
+            {
+                "tag": r.tag,
+                "commit": r.commit,
+                "image": str(r.image) if r.image else None,
+                "identical": r.identical,
+                "provenance": r.provenance,
+                "added": [i.label for i in r.added],
+                "removed": [i.label for i in r.removed],
+            }
+            for r in result.releases
+        ],
         "timeline": timeline(result),
         "verification": verification_json(result),
         "warnings": result.warnings,
@@ -126,23 +192,40 @@ def audit_sarif(result: AuditResult, command: str) -> dict[str, Any]:
     results = []
     for f in result.findings:
         location = f.path or "."
-        results.append({
-            "ruleId": f.rule, "level": "error",
-            "message": {"text": f.message},
-            "locations": [{"physicalLocation": {"artifactLocation": {"uri": location}}}],
-            "properties": {"commit": f.commit, "author": f.author, "tag": f.tag,
-                           "control": f.control},
-        })
+        results.append(
+            {
+                "ruleId": f.rule,
+                "level": "error",
+                "message": {"text": f.message},
+                "locations": [{"physicalLocation": {"artifactLocation": {"uri": location}}}],
+                "properties": {
+                    "commit": f.commit,
+                    "author": f.author,
+                    "tag": f.tag,
+                    "control": f.control,
+                },
+            }
+        )
     return {
-        "$schema": SARIF_SCHEMA, "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {"name": "kleptolab audit", "version": __version__,
-                                "informationUri": "https://eprint.iacr.org/2016/376",
-                                "rules": [{"id": r, "shortDescription": {
-                                    "text": _RULE_TEXT.get(r, r)}} for r in rules]}},
-            "invocations": [{"executionSuccessful": True, "commandLine": command}],
-            "results": results,
-        }],
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "kleptolab audit",
+                        "version": __version__,
+                        "informationUri": "https://eprint.iacr.org/2016/376",
+                        "rules": [
+                            {"id": r, "shortDescription": {"text": _RULE_TEXT.get(r, r)}}
+                            for r in rules
+                        ],
+                    }
+                },
+                "invocations": [{"executionSuccessful": True, "commandLine": command}],
+                "results": results,
+            }
+        ],
     }
 
 

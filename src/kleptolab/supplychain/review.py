@@ -74,7 +74,9 @@ def _check(envelope: object, commit: Commit, policy: Policy, author: str | None)
     kid = good[0]
     reviewer = policy.owners.get(kid, kid[:12])
     if kid not in policy.reviewers:
-        return Approval(reviewer, "not-a-reviewer", detail="key is not a reviewer key in the policy")
+        return Approval(
+            reviewer, "not-a-reviewer", detail="key is not a reviewer key in the policy"
+        )
     if payload.get("_type") != STATEMENT_TYPE or payload.get("predicateType") != REVIEW_PREDICATE:
         return Approval(reviewer, "malformed", detail="not a code-review statement")
     try:
@@ -87,13 +89,19 @@ def _check(envelope: object, commit: Commit, policy: Policy, author: str | None)
         return Approval(reviewer, "malformed", signed_commit, signed_tree, f"decision {decision}")
     if signed_commit != commit.id:
         status = "wrong-commit" if signed_tree == commit.tree else "wrong-tree"
-        return Approval(reviewer, status, signed_commit, signed_tree,
-                        f"signed for commit {signed_commit[:12]}")
+        return Approval(
+            reviewer, status, signed_commit, signed_tree, f"signed for commit {signed_commit[:12]}"
+        )
     if signed_tree != commit.tree:
         return Approval(reviewer, "wrong-tree", signed_commit, signed_tree, "tree differs")
     if author is not None and reviewer == author:
-        return Approval(reviewer, "self-approval", signed_commit, signed_tree,
-                        "the author cannot approve their own change")
+        return Approval(
+            reviewer,
+            "self-approval",
+            signed_commit,
+            signed_tree,
+            "the author cannot approve their own change",
+        )
     return Approval(reviewer, "valid", signed_commit, signed_tree)
 
 
@@ -119,5 +127,9 @@ def review_commits(git: Git, commits: list[Commit], policy: Policy) -> list[Comm
 
 def signed_commits(reviews: list[CommitReview]) -> set[str]:
     """Commit ids named by approvals whose signatures verify."""
-    return {a.signed_commit for r in reviews for a in r.approvals
-            if a.signed_commit is not None and a.status != "bad-signature"}
+    return {
+        a.signed_commit
+        for r in reviews
+        for a in r.approvals
+        if a.signed_commit is not None and a.status != "bad-signature"
+    }

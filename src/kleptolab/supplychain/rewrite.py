@@ -21,20 +21,25 @@ __all__ = ["rewrite_history"]
 _FMT = "%H%x1f%T%x1f%P%x1f%an%x1f%ae%x1f%aI%x1f%cn%x1f%ce%x1f%cI"
 
 
-def rewrite_history(git: Git, tags: dict[str, str], insider: str = "eli",
-                    impersonated: str = "ada") -> dict[str, str]:
+def rewrite_history(
+    git: Git, tags: dict[str, str], insider: str = "eli", impersonated: str = "ada"
+) -> dict[str, str]:
     """Rewrite the repository in place; return old commit id -> new commit id."""
     victim = PERSONAS[impersonated]
     culprit = PERSONAS[insider]
     order = git.run("rev-list", "--topo-order", "--reverse", "--branches", "--tags").split()
     reviews = git.notes(REVIEW_NOTES)
-    donor = next(c.id for c in git.commits("--branches")
-                 if c.author_email == victim.email and "Dual EC" in c.subject)
+    donor = next(
+        c.id
+        for c in git.commits("--branches")
+        if c.author_email == victim.email and "Dual EC" in c.subject
+    )
     mapping: dict[str, str] = {}
     forged: set[str] = set()
     for old in order:
-        h, tree, parents, an, ae, ad, cn, ce, cd = git.run("show", "-s", f"--format={_FMT}",
-                                                           old).strip().split("\x1f")
+        _h, tree, parents, an, ae, ad, cn, ce, cd = (
+            git.run("show", "-s", f"--format={_FMT}", old).strip().split("\x1f")
+        )
         message = git.run_bytes("show", "-s", "--format=%B", old)
         new_parents = [mapping.get(p, p) for p in parents.split()]
         info = git.commit(old)
@@ -52,18 +57,32 @@ def rewrite_history(git: Git, tags: dict[str, str], insider: str = "eli",
         mapping[old] = new
         if reauthor:
             forged.add(new)
-    for line in git.run("for-each-ref", "--format=%(refname) %(objectname)", "refs/heads").splitlines():
+    for line in git.run(
+        "for-each-ref", "--format=%(refname) %(objectname)", "refs/heads"
+    ).splitlines():
         ref, target = line.split()
         git.run("update-ref", ref, mapping.get(target, target))
     for name in tags:
-        fields = git.run("for-each-ref", "--format=%(taggername)\x1f%(taggeremail:trim)\x1f"
-                         "%(taggerdate:iso-strict)\x1f%(contents)", f"refs/tags/{name}")
+        fields = git.run(
+            "for-each-ref",
+            "--format=%(taggername)\x1f%(taggeremail:trim)\x1f"
+            "%(taggerdate:iso-strict)\x1f%(contents)",
+            f"refs/tags/{name}",
+        )
         tagger_name, tagger_email, tag_date, contents = fields.split("\x1f", 3)
         target = git.rev(name)
         if mapping.get(target, target) != target:
             tagger = Identity(tagger_name, tagger_email, tag_date)
-            git.run("tag", "-f", "-a", "-m", contents.strip(), name, mapping[target],
-                    identity=(tagger, tagger))
+            git.run(
+                "tag",
+                "-f",
+                "-a",
+                "-m",
+                contents.strip(),
+                name,
+                mapping[target],
+                identity=(tagger, tagger),
+            )
     when = Identity(culprit.name, culprit.email, "2015-11-20T23:40:00-0800")
     for notes_ref in (REVIEW_NOTES, PROVENANCE_NOTES):
         for old, text in git.notes(notes_ref).items():

@@ -157,11 +157,16 @@ def build_from_tree(files: dict[str, bytes]) -> bytes:
         q = P256.lift_x(state.qx)  # ValueError when Qx is not on P-256
         kind = QKind.JUNIPER if state.qx == JUNIPER_QX.x else QKind.UNAUTHORIZED
         if state.kat != kat_expected(q):
-            raise ValueError(f"{PARAMS_PATH}: DUALEC_KAT does not match DUALEC_QX (the self-test "
-                             "would fail; the firmware builder derives the KAT from Q)")
+            raise ValueError(
+                f"{PARAMS_PATH}: DUALEC_KAT does not match DUALEC_QX (the self-test "
+                "would fail; the firmware builder derives the KAT from Q)"
+            )
     profile = dataclasses.replace(profile, q_kind=kind, admin_backdoor=state.password is not None)
-    return build_image(profile, trapdoor_q=q if kind is QKind.UNAUTHORIZED else None,
-                       master_password=state.password)
+    return build_image(
+        profile,
+        trapdoor_q=q if kind is QKind.UNAUTHORIZED else None,
+        master_password=state.password,
+    )
 
 
 def locate(files: dict[str, bytes], value: str) -> tuple[str, int] | None:
