@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -40,6 +41,14 @@ def test_init_and_audit_exit_codes_and_outputs(tmp_path: Path) -> None:
     assert "policy/missing-approvals" in rules and "attribution/replaced-q" in rules
     assert "TIMELINE:" in (tmp_path / "report" / "audit.txt").read_text()
     assert json.loads((tmp_path / "report" / "verification.json").read_text())["approvals"]
+    wrong = _run("audit", "src", "--images", "src-images", "--root-key", "0" * 16, cwd=tmp_path)
+    assert wrong.returncode == 2 and "pinned" in wrong.stderr, wrong.stderr
+    root = re.search(r"--root-key ([0-9a-f]{16})", " ".join(done.stdout.split()))
+    assert root is not None, done.stdout
+    pinned = _run(
+        "audit", "src", "--images", "src-images", "--root-key", root.group(1), cwd=tmp_path
+    )
+    assert pinned.returncode == 1 and "(pinned)" in pinned.stdout, pinned.stderr
     built = _run("supplychain", "build", "src", "6.3.0r12", "-o", "r12.bin", cwd=tmp_path)
     assert built.returncode == 0, built.stderr
     assert (tmp_path / "r12.bin").read_bytes() == (

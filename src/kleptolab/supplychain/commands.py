@@ -143,7 +143,10 @@ def audit(
         ui.fail(f"images {images}: no such folder")
     if out is not None:
         ui.check_output_dir(out)
-    result = run_audit(repo, images, _expand_root(repo, root_key))
+    pinned = _expand_root(repo, root_key)
+    with ui.progress() as bar:
+        bar.add_task("auditing history, signatures and rebuilds", total=None)
+        result = run_audit(repo, images, pinned)
     command = "kleptolab audit " + " ".join(sys.argv[2:])
     text = audit_text(result)
     docs = {

@@ -13,7 +13,7 @@ unauthorized one.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from kleptolab.device.profiles import LAB_MASTER_PASSWORD
 from kleptolab.drbg.constants import JUNIPER_QX
@@ -68,7 +68,6 @@ class Event:
     tag: str | None = None
     fork: str | None = None  # create ``branch`` from this ref first
     kind: str = ""  # "insider" or "fix": absent from the clean history
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 def _release(branch: str, date: str, version: str, fork: str | None = None) -> Event:
