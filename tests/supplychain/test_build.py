@@ -5,13 +5,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from kleptolab.device.firmware import build_image, parse_image
 from kleptolab.device.profiles import LAB_MASTER_PASSWORD, profile_for
 from kleptolab.drbg.trapdoor import Trapdoor
 from kleptolab.supplychain.gitrepo import Git
 from kleptolab.supplychain.make import LabRepo, create_lab
-from kleptolab.supplychain.source import PARAMS_PATH, build_from_tree, read_state
+from kleptolab.supplychain.source import (
+    AUTH_PATH,
+    PARAMS_PATH,
+    build_from_tree,
+    locate,
+    read_state,
+    render_auth,
+)
 
 
 def test_every_release_tag_rebuilds_byte_identical(labs: dict[str, LabRepo]) -> None:
@@ -73,3 +82,28 @@ def test_a_tree_whose_kat_does_not_match_q_is_refused(labs: dict[str, LabRepo]) 
     files[PARAMS_PATH] = text.replace(kat, "00" * (len(kat) // 2)).encode()
     with pytest.raises(ValueError, match="KAT does not match"):
         build_from_tree(files)
+
+
+@given(
+    st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), min_size=1, max_size=64)
+)
+def test_password_round_trips_through_the_c_source(password: str) -> None:
+    files = {"VERSION": b"6.3.0r17\n", AUTH_PATH: render_auth(password).encode()}
+    assert read_state(files).password == password
+    assert locate(files, password) is not None
+
+
+def test_bisect_finds_the_commit_that_introduced_a_finding(labs: dict[str, LabRepo]) -> None:
+    from kleptolab.supplychain.attribution import _bisect
+    from kleptolab.supplychain.releases import indicators
+
+    git = Git(labs["insider"].path)
+    replaced = next(
+        i
+        for i in indicators("r12", build_from_tree(git.files("6.3.0r12")))
+        if i.kind == "replaced-q"
+    )
+    found = _bisect(git, "6.3.0r12", replaced)
+    assert found is not None
+    assert git.commit(found).subject == "prng: refresh Dual EC self-test vectors"
+    assert _bisect(git, "6.3.0r11", replaced) is None
