@@ -30,6 +30,7 @@ def test_init_and_audit_exit_codes_and_outputs(tmp_path: Path) -> None:
     done = _run("supplychain", "init", "src", "--scenario", "insider", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "src-images" / "6.3.0r12.bin").is_file()
+    (tmp_path / "src-images" / "rogue.bin").write_bytes(b"not from any tag")
     audit = _run(
         "audit", "src", "--images", "src-images", "--out", "report", "-f", "json", cwd=tmp_path
     )
@@ -39,7 +40,8 @@ def test_init_and_audit_exit_codes_and_outputs(tmp_path: Path) -> None:
     sarif = json.loads((tmp_path / "report" / "audit.sarif").read_text())
     rules = {r["ruleId"] for r in sarif["runs"][0]["results"]}
     assert "policy/missing-approvals" in rules and "attribution/replaced-q" in rules
-    assert "TIMELINE:" in (tmp_path / "report" / "audit.txt").read_text()
+    text = (tmp_path / "report" / "audit.txt").read_text()
+    assert "TIMELINE:" in text and "rogue.bin has no release tag" in text
     assert json.loads((tmp_path / "report" / "verification.json").read_text())["approvals"]
     wrong = _run("audit", "src", "--images", "src-images", "--root-key", "0" * 16, cwd=tmp_path)
     assert wrong.returncode == 2 and "pinned" in wrong.stderr, wrong.stderr

@@ -154,4 +154,6 @@ def check_releases(
             check.shipped = indicators(str(check.image), shipped)
         _provenance(git, check, policy, notes)
         checks.append(check)
+    for extra in sorted(p.name for p in images.glob("*.bin") if p.stem not in tags):
+        warnings.append(f"shipped image {extra} has no release tag in the repository")
     return checks
