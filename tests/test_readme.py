@@ -17,7 +17,8 @@ from tests.conftest import REPO_ROOT
 README = REPO_ROOT / "README.md"
 DEMO_COMMAND = "python3 -m pip install . && kleptolab demo"
 TEST_COMMAND = "python3 -m pip install -q -e '.[test]' && python3 -m pytest"
-DEFENDERS = ("kleptolab scan", "kleptolab diff", "kleptolab logs", "kleptolab advisory", "kleptolab fingerprint")
+DEFENDERS = ("kleptolab scan", "kleptolab diff", "kleptolab logs", "kleptolab advisory", "kleptolab fingerprint",
+             "kleptolab audit")
 """Defender commands exit 1 when they find something (documented in the README)."""
 
 

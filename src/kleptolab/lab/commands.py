@@ -12,7 +12,7 @@ from kleptolab.lab.scenarios import SCENARIOS
 
 def demo(
     out: Annotated[Path, typer.Option("--out", "-o", help="where the report, pcaps, keys and logs go")] = Path("out"),
-    scenario: Annotated[str, typer.Option(help=f"one of: {', '.join(SCENARIOS)}")] = "default",
+    scenario: Annotated[str, typer.Option(help=f"one of: {', '.join(SCENARIOS)}, supply-chain")] = "default",
     seed: Annotated[int, typer.Option(help="seed for the trapdoor, the gateways' Dual EC state and the clients")] = 2015,
     workers: Annotated[int | None, typer.Option(help="processes for state recovery (default: all cores)")] = None,
     user: Annotated[str, typer.Option(help="username the attacker types with the master password")] = "anyone",
@@ -25,6 +25,13 @@ def demo(
     from kleptolab.lab.demo import DemoOptions, run_demo
     from kleptolab.ui import console, fail
 
+    if scenario == "supply-chain":  # how the code got in (kleptolab.lab.supplychain_act)
+        from kleptolab.lab.supplychain_act import run_supply_chain_demo
+
+        problems = run_supply_chain_demo(out, seed, console)
+        if problems:
+            fail("; ".join(problems), code=1)
+        return
     if scenario not in SCENARIOS:
         fail(f"unknown scenario {scenario!r}; choose one of {', '.join(SCENARIOS)}")
     if workers is not None and workers < 1:
