@@ -32,6 +32,7 @@ from kleptolab.capture import (
     classify_all,
     group_esp_sas,
     group_ike_sas,
+    no_ike_hint,
     read_capture,
 )
 from kleptolab.drbg.trapdoor import Trapdoor
@@ -60,6 +61,8 @@ class DecryptOptions:
     psk: bytes | None = None
     quirk_shifts: int = 0
     psk_wordlist: tuple[bytes, ...] = ()
+    ike_ports: frozenset[int] = frozenset()
+    """UDP ports to read as IKE/NAT-T whatever their content (IKE elsewhere is found by content)."""
 
 
 @dataclass
@@ -108,7 +111,8 @@ def decrypt_capture(
     """Run the whole attack on ``capture``; ``ValueError`` only if it is not a capture at all."""
     started = time.perf_counter()
     cap = read_capture(capture)
-    packets = classify_all(cap.datagrams)
+    packets = classify_all(cap.datagrams, options.ike_ports)
+    hint = no_ike_hint(cap.datagrams, packets)
     sessions: list[dict[str, Any]] = []
     handshakes: list[Handshake] = []
     for spis, group in group_ike_sas(packets).items():
@@ -197,7 +201,7 @@ def decrypt_capture(
     result.report = {
         "capture": str(capture),
         "frames": cap.frame_count,
-        "warnings": cap.warnings,
+        "warnings": cap.warnings + ([hint] if hint else []),
         "sessions": sessions,
         "esp": esp_report,
         "anchors_walked": len(walker.anchors),
