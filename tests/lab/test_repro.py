@@ -105,4 +105,42 @@ def test_without_seed_each_run_draws_a_fresh_seed_and_records_it(tmp_path: Path)
         seed = json.loads((out / "run.json").read_text())["seed"]
         assert f"kleptolab demo --seed {seed}` repeats this run" in result.stdout
         seeds.append(seed)
+        # 80 columns: the summary table fits, and the "why" is a list below it, not a 20-line cell
+        lines = result.stdout.splitlines()
+        table = [line for line in lines if line[:1] in "┏┃┡│└"]
+        assert table and max(len(line) for line in table) <= 80 and len(table) <= 6, "\n".join(
+            table
+        )
+        why = [line for line in lines if line.startswith("6.1.0r7: VPN:")]
+        assert why, result.stdout[-2000:]
+        # piped: no progress bar, no cursor movement
+        assert (
+            "\r" not in result.stdout + result.stderr
+            and "\x1b[" not in result.stdout + result.stderr
+        )
     assert seeds[0] != seeds[1]
+
+
+def test_progress_bars_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from rich.console import Console
+
+    from kleptolab import ui
+    from kleptolab.lab.narration import bars
+
+    with bars(None) as tick:
+        assert tick is None  # the library (tests, no console): no bars at all
+    piped = io.StringIO()
+    monkeypatch.setattr(ui, "err_console", Console(file=piped, force_terminal=False))
+    with bars(Console(file=io.StringIO())) as tick:
+        assert tick is not None
+        tick("nonce survey", 5, 10)
+    assert piped.getvalue() == ""
+    terminal = io.StringIO()
+    monkeypatch.setattr(ui, "err_console", Console(file=terminal, force_terminal=True, width=80))
+    with bars(Console(file=io.StringIO())) as tick:
+        assert tick is not None
+        tick("nonce survey", 5, 10)
+        tick("sweeping 2^16 prefixes", 1, 4)
+    assert "nonce survey" in terminal.getvalue() and "sweeping 2^16 prefixes" in terminal.getvalue()

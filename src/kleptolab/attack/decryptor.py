@@ -125,9 +125,14 @@ def decrypt_capture(
     walked: set[bytes] = set()
     recoveries: dict[bytes, Recovery] = {}
 
+    def sweep_tick(done: int, total: int) -> None:
+        if progress is not None:
+            progress("sweeping 2^16 prefixes", done, total)
+
     def sweep(nonces: list[bytes]) -> dict[bytes, list[int]]:
         t0 = time.perf_counter()
-        states = recover_all(nonces, trapdoor, engine, cache, quirk_shifts=options.quirk_shifts)
+        states = recover_all(nonces, trapdoor, engine, cache, quirk_shifts=options.quirk_shifts,
+                             progress=sweep_tick)
         timings["sweep_s"] += time.perf_counter() - t0
         return states
 

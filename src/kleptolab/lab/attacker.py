@@ -112,8 +112,9 @@ def _recovery_story(report: dict[str, Any], say: Say, seconds_by_session: dict[s
 def run_attack(
     pcap: Path, trapdoor: Trapdoor, outdir: Path, sessions: Sequence[SessionRecord], *,
     psk: bytes | None, wordlist: Sequence[str] = (), workers: int | None = None, say: Say,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> AttackOutcome:
-    """Attack ``pcap`` with ``trapdoor``; outputs go to ``outdir``."""
+    """Attack ``pcap`` with ``trapdoor``; outputs go to ``outdir`` (``progress``: the decryptor's ticks)."""
     from kleptolab.attack.decryptor import DecryptOptions, decrypt_capture
     from kleptolab.attack.engine import make_engine
     from kleptolab.attack.outputs import write_outputs
@@ -129,7 +130,7 @@ def run_attack(
     say("attacker", f"responder nonces in capture order: sweep 2^16 prefixes only where no state "
                     f"recovered so far predicts the nonce ({len(observed)} IKE SAs in {pcap.name})")
     t0 = time.perf_counter()
-    result = decrypt_capture(pcap, trapdoor, engine, StateCache(None), options)
+    result = decrypt_capture(pcap, trapdoor, engine, StateCache(None), options, progress)
     recovery_seconds: dict[str, float] = {}
     recovery = _recovery_story(result.report, say, recovery_seconds)
     how = result.report.get("nonce_recovery", {})

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 
 from kleptolab.drbg.trapdoor import Trapdoor
 from kleptolab.lab.attacker import AttackOutcome, run_attack
@@ -39,14 +38,8 @@ from kleptolab.lab.defender import (
     scan_findings,
 )
 from kleptolab.lab.draws import draw_records, unlock_records
-from kleptolab.lab.model import (
-    DemoRun,
-    PhaseResult,
-    TimelineEvent,
-    UnlockRecord,
-    stable_text,
-    terminal_text,
-)
+from kleptolab.lab.model import DemoRun, PhaseResult, UnlockRecord
+from kleptolab.lab.narration import Narrator, bars
 from kleptolab.lab.report import render_report
 from kleptolab.lab.scenarios import WORDLIST, Scenario, scenario_by_name
 from kleptolab.lab.tap import LAB_EPOCH
@@ -65,8 +58,6 @@ PHASE_EPOCH_STEP = 86400.0
 SURVEY_PROBES = 640
 """IKE_SA_INIT probes of the defender's nonce survey: more than the 589 zero-free nonces that
 convict at alpha = 1 %."""
-
-_STYLE = {"lab": "bold", "victim": "yellow", "attacker": "bold red", "defender": "cyan"}
 
 
 @dataclass(frozen=True)
@@ -96,35 +87,6 @@ class DemoOutcome:
     @property
     def ok(self) -> bool:
         return not self.problems
-
-
-class Narrator:
-    """Prints the story line by line and keeps it as the report's timeline.
-
-    The terminal shows each line's wall-clock offset and its volatile parts
-    (:func:`~kleptolab.lab.model.volatile`); the timeline keeps the step number and
-    the stable text, the offsets go to timings.json.
-    """
-
-    def __init__(self, console: Console | None) -> None:
-        self.console = console
-        self.start = time.perf_counter()
-        self.timeline: list[TimelineEvent] = []
-        self.offsets: list[float] = []
-
-    def say(self, actor: str, text: str) -> None:
-        offset = time.perf_counter() - self.start
-        self.offsets.append(round(offset, 3))
-        self.timeline.append(TimelineEvent(len(self.timeline) + 1, actor, stable_text(text)))
-        if self.console is not None:
-            style = _STYLE.get(actor, "")
-            line = escape(terminal_text(text))
-            self.console.print(f"[dim]{offset:6.1f}s[/] [{style}]{actor:>8}[/] {line}", markup=True,
-                               highlight=False, soft_wrap=True)
-
-    def stage(self, title: str) -> None:
-        if self.console is not None:
-            self.console.rule(f"[bold]{title}")
 
 
 def fresh_seed() -> int:
@@ -234,10 +196,12 @@ async def _phase(
     result = PhaseResult(version)
     narrator.stage(f"ScreenOS {version}: the victim's VPN in use")
     try:
-        live = await run_live_phase(
-            scenario, version, image, phase_dir, seed=seed, master_password=LAB_MASTER_PASSWORD,
-            login_user=opts.login_user, say=say, survey_probes=opts.survey_probes, epoch=epoch,
-        )
+        with bars(narrator.console) as tick:
+            live = await run_live_phase(
+                scenario, version, image, phase_dir, seed=seed, master_password=LAB_MASTER_PASSWORD,
+                login_user=opts.login_user, say=say, survey_probes=opts.survey_probes, epoch=epoch,
+                progress=tick,
+            )
     except Exception as exc:  # the gateway and client are other areas' code: report, keep going
         message = str(exc) if isinstance(exc, PhaseError) else (
             f"{version}: the live phase failed: {type(exc).__name__}: {exc}")
@@ -260,9 +224,10 @@ async def _phase(
     attack: AttackOutcome | None = None
     psk = scenario.psk if scenario.attacker_knows_psk else None
     try:
-        attack = run_attack(live.pcap, trapdoor, phase_dir / "decrypt", live.sessions, psk=psk,
-                            wordlist=() if scenario.attacker_knows_psk else WORDLIST,
-                            workers=opts.workers, say=say)
+        with bars(narrator.console) as tick:
+            attack = run_attack(live.pcap, trapdoor, phase_dir / "decrypt", live.sessions, psk=psk,
+                                wordlist=() if scenario.attacker_knows_psk else WORDLIST,
+                                workers=opts.workers, say=say, progress=tick)
     except Exception as exc:  # the decryptor is someone else's code: report, keep going
         message = f"{version}: the passive decryption crashed: {type(exc).__name__}: {exc}"
         problems.append(message)

@@ -174,6 +174,7 @@ async def _run_session(
 async def run_live_phase(
     scenario: Scenario, version: str, image: Path, workdir: Path, *, seed: int,
     master_password: str, login_user: str, say: Say, survey_probes: int = 0, epoch: float | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> LivePhase:
     """Run the victim's side of one phase on ``image``; files go to ``workdir``.
 
@@ -181,6 +182,7 @@ async def run_live_phase(
     ``epoch``: a virtual instant for the gateway's clock (its logs, console, SA timers) and the
     start of the taps' packet clocks; the taps then record canonical lab addresses and ports
     (reproducible captures).  None: the wall clock and the real loopback endpoints.
+    ``progress(what, done, total)``: the survey's ticks (a progress bar).
     """
     from kleptolab.capture.pcapio import PcapWriter
     from kleptolab.device.config import load_config
@@ -249,7 +251,8 @@ async def run_live_phase(
         ikev2 = next((v for v in scenario.vpns if v.version == 2), None)
         if survey_probes and ikev2 is not None:
             survey_pcap = workdir / f"survey-{version}.pcap"
-            survey = await _survey(stack, survey_pcap, host, ports, ikev2, survey_probes, seed, say, epoch)
+            survey = await _survey(stack, survey_pcap, host, ports, ikev2, survey_probes, seed, say, epoch,
+                                   progress)
 
         await stop_tap()
         await stop_gateway()
@@ -266,7 +269,7 @@ async def run_live_phase(
 
 async def _survey(
     stack: AsyncExitStack, pcap: Path, host: str, ports: dict[str, int], vpn: VpnPlan, probes: int,
-    seed: int, say: Say, epoch: float | None,
+    seed: int, say: Say, epoch: float | None, progress: Callable[[str, int, int], None] | None,
 ) -> SurveyResult:
     """The defender probes its own gateway through a tap of its own (a separate capture)."""
     from kleptolab.capture.pcapio import PcapWriter
@@ -280,7 +283,11 @@ async def _survey(
     say("defender", f"nonce survey of our own gateway: {probes} IKEv2 IKE_SA_INIT probes over loopback, "
                     f"each abandoned half-open, recorded in {pcap.name} (as the CCS16 §8 scans, but only "
                     "to a device we own)")
-    result = await nonce_survey((LOOPBACK, tap_ports["ike"]), vpn, probes, seed=seed)
+    def tick(done: int, total: int) -> None:
+        if progress is not None:
+            progress("nonce survey", done, total)
+
+    result = await nonce_survey((LOOPBACK, tap_ports["ike"]), vpn, probes, seed=seed, tick=tick)
     await stop()
     sizes = ", ".join(f"{n} of {size} bytes" for size, n in result.nonce_lengths.items()) or "none"
     say("defender", f"survey: {result.answered}/{result.sent} answered" + volatile(f" in {result.seconds:.1f} s")
