@@ -94,11 +94,12 @@ def fresh_seed() -> int:
     return secrets.randbelow(2**31)
 
 
-def _write_wordlist(scenario: Scenario, path: Path) -> None:
-    """The attacker's IKEv1 PSK wordlist: the built-in decoys with the scenario's PSK among them."""
+def _write_wordlist(scenario: Scenario, path: Path) -> int:
+    """Write the attacker's IKEv1 PSK wordlist (the scenario's PSK among decoys); return its length."""
     words = list(dict.fromkeys([*WORDLIST[:12], scenario.psk.decode(), *WORDLIST[12:]]))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(w + "\n" for w in words), encoding="utf-8")
+    return len(words)
 
 
 def seeded_trapdoor(seed: int) -> Trapdoor:
@@ -278,9 +279,9 @@ async def _run(opts: DemoOptions, narrator: Narrator, seed: int) -> DemoOutcome:
         narrator.say("lab", f"built firmware {path.name} ({path.stat().st_size} bytes)")
 
     wordlist = opts.out / "attacker" / "wordlist.txt"
-    _write_wordlist(scenario, wordlist)
+    words = _write_wordlist(scenario, wordlist)
     narrator.say("lab", f"the VPN's pre-shared key is {scenario.psk.decode()!r}; "
-                        f"{wordlist.relative_to(opts.out)} lists it among {len(WORDLIST)} decoys (IKEv1 PSK "
+                        f"{wordlist.relative_to(opts.out)} lists it among {words - 1} decoys (IKEv1 PSK "
                         "keys depend on the PSK: `kleptolab decrypt --psk-wordlist`)")
 
     run = DemoRun(__version__, seed, scenario.name, f"{trapdoor.q[0]:064x}", PhaseResult(scenario.backdoored))
