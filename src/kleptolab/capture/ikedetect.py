@@ -40,6 +40,8 @@ CIPHER_BLOCK = 8  # DES/3DES blocks; AES's 16 is a multiple
 
 def strict_ike_header(message: bytes) -> IkeHeader | None:
     """The header of ``message`` if it is, field by field, one whole IKE message; else None."""
+    if len(message) < IkeHeader.SIZE or message[17] not in (0x10, 0x20):
+        return None  # the cheap test first: most UDP fails the version byte
     try:
         header = IkeHeader.parse(message)
     except WireError:
