@@ -32,6 +32,7 @@ from kleptolab.capture import (
     classify_all,
     group_esp_sas,
     group_ike_sas,
+    no_ike_hint,
     read_capture,
 )
 from kleptolab.drbg.trapdoor import Trapdoor
@@ -60,6 +61,8 @@ class DecryptOptions:
     psk: bytes | None = None
     quirk_shifts: int = 0
     psk_wordlist: tuple[bytes, ...] = ()
+    ike_ports: frozenset[int] = frozenset()
+    """UDP ports to read as IKE/NAT-T whatever their content (IKE elsewhere is found by content)."""
 
 
 @dataclass
@@ -108,7 +111,8 @@ def decrypt_capture(
     """Run the whole attack on ``capture``; ``ValueError`` only if it is not a capture at all."""
     started = time.perf_counter()
     cap = read_capture(capture)
-    packets = classify_all(cap.datagrams)
+    packets = classify_all(cap.datagrams, options.ike_ports)
+    hint = no_ike_hint(cap.datagrams, packets)
     sessions: list[dict[str, Any]] = []
     handshakes: list[Handshake] = []
     for spis, group in group_ike_sas(packets).items():
@@ -121,9 +125,14 @@ def decrypt_capture(
     walked: set[bytes] = set()
     recoveries: dict[bytes, Recovery] = {}
 
+    def sweep_tick(done: int, total: int) -> None:
+        if progress is not None:
+            progress("sweeping 2^16 prefixes", done, total)
+
     def sweep(nonces: list[bytes]) -> dict[bytes, list[int]]:
         t0 = time.perf_counter()
-        states = recover_all(nonces, trapdoor, engine, cache, quirk_shifts=options.quirk_shifts)
+        states = recover_all(nonces, trapdoor, engine, cache, quirk_shifts=options.quirk_shifts,
+                             progress=sweep_tick)
         timings["sweep_s"] += time.perf_counter() - t0
         return states
 
@@ -197,7 +206,7 @@ def decrypt_capture(
     result.report = {
         "capture": str(capture),
         "frames": cap.frame_count,
-        "warnings": cap.warnings,
+        "warnings": cap.warnings + ([hint] if hint else []),
         "sessions": sessions,
         "esp": esp_report,
         "anchors_walked": len(walker.anchors),

@@ -149,11 +149,13 @@ def parse_ikev1(sid: str, packets: list[IkePacket]) -> Ikev1Handshake:
     if not packets:
         raise AttackFailure("no IKEv1 messages")
     initiator = packets[0].datagram.src
+    # the sender's endpoint, not its address: both peers may share one (e.g. 127.0.0.1)
+    initiator_end = (initiator, packets[0].datagram.sport)
     sides = {True: _Side(), False: _Side()}
     aggressive = False
     for p, chain in _phase1_chains(packets):
         aggressive |= p.header.exchange_type == Exchange.AGGRESSIVE
-        side = sides[p.datagram.src == initiator]
+        side = sides[(p.datagram.src, p.datagram.sport) == initiator_end]
         sa, ke, nonce = chain.first(SaPayload), chain.first(KePayload), chain.first(NoncePayload)
         if sa is not None and side.sa is None:
             side.sa, side.sa_b = sa, chain.body_of(SaPayload) or b""

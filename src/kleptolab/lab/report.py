@@ -44,8 +44,8 @@ def render_report(run: DemoRun, problems: Sequence[str] = ()) -> str:
         "<title>kleptolab: the ScreenOS Dual EC incident, reproduced</title>",
         f"<style>{_CSS}</style></head><body>",
         "<header><h1>The ScreenOS Dual EC incident, reproduced</h1>",
-        f'<div class="small">kleptolab {escape(run.kleptolab_version)} · run of '
-        f"{escape(run.started_at)} · scenario <code>{escape(run.scenario)}</code> · "
+        f'<div class="small">kleptolab {escape(run.kleptolab_version)} · seed '
+        f"<code>{run.seed}</code> · scenario <code>{escape(run.scenario)}</code> · "
         f"lab trapdoor Q<sub>x</sub> <code>{escape(run.trapdoor_qx[:16])}…</code></div></header>",
         "<main>",
         _problems(problems),
@@ -121,10 +121,11 @@ def _summary(run: DemoRun) -> str:
 
 def _timeline(run: DemoRun) -> str:
     rows = [
-        [f"{e.offset:7.2f} s", f'<span class="{escape(e.actor)}">{escape(e.actor)}</span>', escape(e.text)]
+        [str(e.step), f'<span class="{escape(e.actor)}">{escape(e.actor)}</span>', escape(e.text)]
         for e in run.timeline
     ]
-    return _section("timeline", "Timeline of the incident", _table(["t", "who", "what"], rows))
+    return _section("timeline", "Timeline of the incident", _table(["#", "who", "what"], rows),
+                    "In order; the wall-clock offset of each step is in timings.json.")
 
 
 def _draws(phase: PhaseResult) -> str:
@@ -192,36 +193,35 @@ def _detectors(run: DemoRun) -> str:
 def _recovery_plot(work: Sequence[RecoveryWork]) -> str:
     width, bar_h, gap, left = 760, 22, 8, 300
     height = max(1, len(work)) * (bar_h + gap) + 40
-    longest = max((w.seconds for w in work), default=1.0) or 1.0
+    longest = max((w.candidates for w in work), default=1) or 1
     bars = []
     for i, w in enumerate(work):
         y = 20 + i * (bar_h + gap)
-        length = max(2.0, (width - left - 240) * w.seconds / longest)
+        length = max(2.0, (width - left - 240) * w.candidates / longest)
         detail = (f"{w.candidates} pts · {w.survivors} state(s)" if w.how == "sweep"
                   else f"{w.how}{' · ' + w.note if w.note else ''}")
         fill = "#b00020" if w.how == "sweep" else "#0a7d32"
         bars.append(
             f'<text x="{left - 8}" y="{y + 15}" text-anchor="end" font-size="12">{escape(w.session)}</text>'
             f'<rect x="{left}" y="{y}" width="{length:.1f}" height="{bar_h}" fill="{fill}" opacity="0.8"/>'
-            f'<text x="{left + length + 6:.1f}" y="{y + 15}" font-size="12">{w.seconds:.2f} s · '
-            f"{escape(detail)}</text>"
+            f'<text x="{left + length + 6:.1f}" y="{y + 15}" font-size="12">{escape(detail)}</text>'
         )
     svg = (
-        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="state recovery time per session" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="state recovery work per session" '
         f'width="{width}" height="{height}" viewBox="0 0 {width} {height}">'
         + "".join(bars)
         + "</svg>"
     )
     rows = [[escape(w.session), escape(w.how + (f" ({w.note})" if w.note else "")), str(w.candidates),
-             str(w.survivors), f"{w.seconds:.3f}"] for w in work]
+             str(w.survivors)] for w in work]
     return _section(
         "recovery-work",
         "State-recovery work",
-        svg + _table(["session", "how", "x candidates tried", "surviving states", "seconds"], rows),
+        svg + _table(["session", "how", "x candidates tried", "surviving states"], rows),
         "Nonces are taken in capture order. A nonce that the walk from an already recovered state "
         "produces is predicted (green): its state is known at no cost. Only the others are swept "
         "(red): 2^16 x candidates, about half on the curve; the 2 extra bytes leave one or two states "
-        "(swept together, a batch shares its wall time). Against the fixed firmware nothing predicts "
+        "(the sweep times are in timings.json). Against the fixed firmware nothing predicts "
         "anything, so every nonce is swept, and the states found predict nothing.",
     )
 

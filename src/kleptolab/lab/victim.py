@@ -18,9 +18,10 @@ from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kleptolab.lab.backdoor import LoginAttempt, ssh_login
+from kleptolab.lab.model import volatile
 from kleptolab.lab.scenarios import (
     ECHO_PORT,
     PROTECTED_HOST,
@@ -32,13 +33,19 @@ from kleptolab.lab.scenarios import (
 from kleptolab.lab.survey import SurveyResult, nonce_survey
 from kleptolab.lab.syslog import SyslogCollector
 
-__all__ = ["LivePhase", "PhaseError", "SentMessage", "SessionRecord", "run_live_phase"]
+if TYPE_CHECKING:
+    from kleptolab.capture.pcapio import PcapWriter
+    from kleptolab.lab.tap import PassiveTap
+
+__all__ = ["LAB_CLIENT", "LivePhase", "PhaseError", "SentMessage", "SessionRecord", "run_live_phase"]
 
 Say = Callable[[str, str], None]
 LOOPBACK = "127.0.0.1"
 GATEWAY_HOST = "127.0.0.10"
 """Where the gateway listens when the system routes all of 127/8 to loopback (Linux), so
 the tap's pcap shows two distinct endpoints; :func:`gateway_host` falls back to 127.0.0.1."""
+LAB_CLIENT = LOOPBACK
+"""The address the taps record every VPN client under (ports: ``lab.tap.CLIENT_PORT_BASE`` + k)."""
 
 
 def gateway_host() -> str:
@@ -166,19 +173,22 @@ async def _run_session(
 
 async def run_live_phase(
     scenario: Scenario, version: str, image: Path, workdir: Path, *, seed: int,
-    master_password: str, login_user: str, say: Say, survey_probes: int = 0,
+    master_password: str, login_user: str, say: Say, survey_probes: int = 0, epoch: float | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> LivePhase:
     """Run the victim's side of one phase on ``image``; files go to ``workdir``.
 
     ``survey_probes`` > 0: afterwards the defender runs its nonce survey (needs an IKEv2 VPN).
+    ``epoch``: a virtual instant for the gateway's clock (its logs, console, SA timers) and the
+    start of the taps' packet clocks; the taps then record canonical lab addresses and ports
+    (reproducible captures).  None: the wall clock and the real loopback endpoints.
+    ``progress(what, done, total)``: the survey's ticks (a progress bar).
     """
     from kleptolab.capture.pcapio import PcapWriter
     from kleptolab.device.config import load_config
     from kleptolab.device.firmware import parse_image
     from kleptolab.device.gateway import Gateway
     from kleptolab.device.services import start_udp_echo
-    from kleptolab.lab.tap import PassiveTap
-
     workdir.mkdir(parents=True, exist_ok=True)
     pcap = workdir / f"tap-{version}.pcap"
     host = gateway_host()
@@ -204,23 +214,25 @@ async def run_live_phase(
                 service=[{"protected": f"{PROTECTED_HOST}:{ECHO_PORT}",
                           "target": f"{echo_addr[0]}:{echo_addr[1]}"}],
             )
-            gateway = Gateway(config)
+            gateway = Gateway(config) if epoch is None else Gateway(config, clock=lambda: epoch)
             await gateway.start()
         except Exception as exc:
             raise PhaseError(f"booting the {version} gateway failed: {type(exc).__name__}: {exc}") from exc
         stop_gateway = _once(gateway.stop)
         stack.push_async_callback(stop_gateway)
         ports = dict(gateway.ports)
-        say("victim", f"gateway {version} booted from {image.name}: IKE {host}:{ports['ike']}, "
-                      f"NAT-T :{ports['natt']}, SSH :{ports['ssh']}")
+        say("victim", f"gateway {version} booted from {image.name}: IKE, NAT-T and SSH on {host}"
+                      + volatile(f" (:{ports['ike']}, :{ports['natt']}, :{ports['ssh']})"))
 
         writer = PcapWriter(pcap)
         stack.callback(writer.close)
-        tap = PassiveTap(writer, host, {"ike": ports["ike"], "natt": ports["natt"]})
+        tap = _tap(writer, host, {"ike": ports["ike"], "natt": ports["natt"]}, epoch)
         tap_ports = await tap.start()
         stop_tap = _once(tap.stop)
         stack.push_async_callback(stop_tap)
-        say("victim", f"passive tap inline on :{tap_ports['ike']}/:{tap_ports['natt']}, recording {pcap.name}")
+        say("victim", "passive tap inline" + volatile(f" on :{tap_ports['ike']}/:{tap_ports['natt']}")
+                      + f", recording {pcap.name}"
+                      + ("" if epoch is None else f" (gateway as {GATEWAY_HOST}:500/4500, clients as {LAB_CLIENT})"))
 
         for index, plan in enumerate(scenario.sessions):  # back to back, as fast as the clients go
             sessions.append(await _run_session(plan, index, scenario, tap_ports, version, rng, say))
@@ -239,7 +251,8 @@ async def run_live_phase(
         ikev2 = next((v for v in scenario.vpns if v.version == 2), None)
         if survey_probes and ikev2 is not None:
             survey_pcap = workdir / f"survey-{version}.pcap"
-            survey = await _survey(stack, survey_pcap, host, ports, ikev2, survey_probes, seed, say)
+            survey = await _survey(stack, survey_pcap, host, ports, ikev2, survey_probes, seed, say, epoch,
+                                   progress)
 
         await stop_tap()
         await stop_gateway()
@@ -256,25 +269,38 @@ async def run_live_phase(
 
 async def _survey(
     stack: AsyncExitStack, pcap: Path, host: str, ports: dict[str, int], vpn: VpnPlan, probes: int,
-    seed: int, say: Say,
+    seed: int, say: Say, epoch: float | None, progress: Callable[[str, int, int], None] | None,
 ) -> SurveyResult:
     """The defender probes its own gateway through a tap of its own (a separate capture)."""
     from kleptolab.capture.pcapio import PcapWriter
-    from kleptolab.lab.tap import PassiveTap
 
     writer = PcapWriter(pcap)
     stack.callback(writer.close)
-    tap = PassiveTap(writer, host, {"ike": ports["ike"]})
+    tap = _tap(writer, host, {"ike": ports["ike"]}, None if epoch is None else epoch + 600)
     tap_ports = await tap.start()
     stop = _once(tap.stop)
     stack.push_async_callback(stop)
     say("defender", f"nonce survey of our own gateway: {probes} IKEv2 IKE_SA_INIT probes over loopback, "
                     f"each abandoned half-open, recorded in {pcap.name} (as the CCS16 §8 scans, but only "
                     "to a device we own)")
-    result = await nonce_survey((LOOPBACK, tap_ports["ike"]), vpn, probes, seed=seed)
+    def tick(done: int, total: int) -> None:
+        if progress is not None:
+            progress("nonce survey", done, total)
+
+    result = await nonce_survey((LOOPBACK, tap_ports["ike"]), vpn, probes, seed=seed, tick=tick)
     await stop()
     sizes = ", ".join(f"{n} of {size} bytes" for size, n in result.nonce_lengths.items()) or "none"
-    say("defender", f"survey: {result.answered}/{result.sent} answered in {result.seconds:.1f} s "
-                    f"(nonces: {sizes}; {result.cookies} COOKIE round trips)"
+    say("defender", f"survey: {result.answered}/{result.sent} answered" + volatile(f" in {result.seconds:.1f} s")
+                    + f" (nonces: {sizes}; {result.cookies} COOKIE round trips)"
                     + (f"; stopped early: {result.stopped}" if result.stopped else ""))
     return result
+
+
+def _tap(writer: PcapWriter, host: str, ports: dict[str, int], epoch: float | None) -> PassiveTap:
+    """A passive tap; with ``epoch``, one that records canonical lab endpoints on a packet clock."""
+    from kleptolab.lab.tap import PacketClock, PassiveTap
+
+    if epoch is None:
+        return PassiveTap(writer, host, ports)
+    return PassiveTap(writer, host, ports, clock=PacketClock(epoch), record_host=GATEWAY_HOST,
+                      canonical_client=LAB_CLIENT)
