@@ -1,17 +1,30 @@
 """Rate limiting of repeated events, as devices do (syslogd's "last message repeated N times").
 
-Per message ID, at most ``burst`` lines per ``window`` seconds reach the log;
-the rest are counted, and once the window is over one summary line says how
-many were suppressed.  Message IDs in ``exempt`` (boot, admin logons, seals)
+Per message ID and message shape (the text with every run of digits and
+hex letters folded, so "IKE 10.0.0.7: IKEv2 COOKIE sent" from any address is
+one shape), at most ``burst`` lines per ``window`` seconds reach the log; the
+rest are counted, and once the window is over one summary line says how many
+were suppressed.  At most ``MAX_SHAPES`` shapes are tracked at once; beyond
+that, lines share one budget per message ID (bounded memory under a flood).  Message IDs in ``exempt`` (boot, admin logons, seals)
 and events at ``crit`` or worse are never limited.  Sans-I/O: the caller
 passes the time.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 __all__ = ["RateLimit", "RateLimiter", "Suppressed"]
+
+
+MAX_SHAPES = 1024
+_FOLD = re.compile(r"[0-9a-f]+")
+
+
+def shape(message: str) -> str:
+    """The message's template: runs of digits and hex letters folded to ``#`` (first 80 chars)."""
+    return _FOLD.sub("#", message[:80])
 
 
 @dataclass(frozen=True)
@@ -31,7 +44,7 @@ class RateLimit:
 
 @dataclass(frozen=True)
 class Suppressed:
-    """A window is over: ``count`` lines of ``msg_id`` were not logged (the last one is kept)."""
+    """A window is over: ``count`` lines of one shape of ``msg_id`` were not logged."""
 
     msg_id: int
     count: int
@@ -57,7 +70,7 @@ class RateLimiter:
 
     limit: RateLimit = field(default_factory=RateLimit)
     suppressed_total: int = 0
-    _windows: dict[int, _Window] = field(default_factory=dict)
+    _windows: dict[tuple[int, str], _Window] = field(default_factory=dict)
 
     def allow(
         self, now: float, msg_id: int, critical: bool, module: str, severity: str, message: str
@@ -66,9 +79,12 @@ class RateLimiter:
         due = self.due(now)
         if critical or msg_id in self.limit.exempt:
             return True, due
-        w = self._windows.get(msg_id)
+        key = (msg_id, shape(message))
+        if key not in self._windows and len(self._windows) >= MAX_SHAPES:
+            key = (msg_id, "")
+        w = self._windows.get(key)
         if w is None:
-            w = self._windows[msg_id] = _Window(now)
+            w = self._windows[key] = _Window(now)
         if w.logged < self.limit.burst:
             w.logged += 1
             return True, due
@@ -80,8 +96,9 @@ class RateLimiter:
     def due(self, now: float) -> list[Suppressed]:
         """Summaries of windows that are over (their counters are reset)."""
         out: list[Suppressed] = []
-        for msg_id in [k for k, w in self._windows.items() if now - w.start >= self.limit.window]:
-            w = self._windows.pop(msg_id)
+        for key in [k for k, w in self._windows.items() if now - w.start >= self.limit.window]:
+            w = self._windows.pop(key)
+            msg_id = key[0]
             if w.suppressed:
                 out.append(
                     Suppressed(

@@ -272,8 +272,8 @@ class EventLog:
             for s in self._limiter.due(now):
                 self._emit_now(
                     s.msg_id,
-                    f"Last message repeated {s.count} times within "
-                    f"{s.window:g} s, not logged (rate limit): {s.last_message}",
+                    f"Message repeated {s.count} more times within {s.window:g} s, "
+                    f"not logged (rate limit); the last: {s.last_message}",
                     Severity(s.severity),
                     s.module,
                     now,
