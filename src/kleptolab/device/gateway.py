@@ -235,6 +235,8 @@ class Gateway:
 
     async def stop(self) -> None:
         """Close every socket and task; safe to call twice."""
+        if self.running:
+            self.event_log.seal()  # close the epoch on shutdown (a no-op without sealing)
         if self._refill is not None:
             self._refill.cancel()
             with contextlib.suppress(asyncio.CancelledError):
