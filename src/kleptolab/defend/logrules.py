@@ -98,7 +98,9 @@ def _system_logon(logons: Sequence[Event], oks: Sequence[Event]) -> list[Alert]:
             continue
         # the nearest in time, ties to the later one; only the neighbours of logon.when compete
         mid = bisect_left(stamps, logon.when, lo, hi)
-        candidates = [paired[k] for k in (mid - 1, mid) if lo <= k < hi]
+        before = bisect_left(stamps, stamps[mid - 1], lo, hi) if mid > lo else -1
+        # equal times keep file order (stable sort): the first of each tied run competes
+        candidates = [paired[k] for k in (before, mid) if lo <= k < hi]
         ok = min(candidates, key=lambda o: (abs(o.when - logon.when), o.when < logon.when))
         alerts.append(
             Alert(
@@ -172,6 +174,12 @@ def _link(previous: str, e: Event) -> str:
 class _ChainState:
     previous: str | None = None
     started: bool = False
+    pinned: bool = False
+
+
+def _pinned(e: Event) -> bool:
+    """Boot (00009) and critical lines: the gateway keeps them when its ring rotates."""
+    return (e.msg_id == 9 and e.module == "system") or e.severity in ("emer", "alert", "crit")
 
 
 class _ChainCheck:
@@ -212,6 +220,18 @@ class _ChainCheck:
                         (_where(e),),
                     )
                 )
+        elif st.previous is not None and _link(st.previous, e) != e.chain and st.pinned:
+            self.alerts.append(
+                Alert(
+                    "chain-anchor",
+                    "low",
+                    f"{source}: the chain restarts after a pinned boot/critical line (the "
+                    "device's ring rotated, or lines after it were deleted: verify the seals "
+                    "to tell which)",
+                    None,
+                    (_where(e),),
+                )
+            )
         elif st.previous is not None and _link(st.previous, e) != e.chain:
             self.alerts.append(
                 Alert(
@@ -225,6 +245,7 @@ class _ChainCheck:
                 )
             )
         st.previous = e.chain
+        st.pinned = _pinned(e)
 
 
 @dataclass
