@@ -9,7 +9,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from kleptolab.defend.eventlog_format import parse_lines
@@ -56,7 +56,7 @@ def backdoor_log() -> tuple[list[str], VerifyKey, Clock]:
 
 
 def findings(lines: list[str], key: VerifyKey, now: datetime | None = None) -> list[Alert]:
-    return verify_events(parse_lines(lines, "event.log").events, key, now=now)
+    return verify_events(parse_lines(lines, "event.log").events, key, now=now, source="event.log")
 
 
 def high(alerts: list[Alert]) -> list[Alert]:
@@ -203,7 +203,7 @@ def _steps(draw: st.DrawFn) -> list[tuple[float, str]]:
     )
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(data=st.data())
 def test_intruder_after_t_cannot_touch_what_was_sealed(data: st.DataObject) -> None:
     clock = Clock()
@@ -243,6 +243,7 @@ def test_intruder_after_t_cannot_touch_what_was_sealed(data: st.DataObject) -> N
         return
     # anything sealed before t: delete some, edit one, or swap two -> a high finding
     kind = data.draw(st.sampled_from(["delete", "edit", "swap", "truncate"]))
+    event(f"tamper: {kind}")
     tampered = intruder.lines()
     if kind == "delete":
         chosen = set(data.draw(st.lists(st.sampled_from(sealed), min_size=1, max_size=5)))

@@ -104,6 +104,9 @@ def logs(
         ui.err_console.print(f"wrote Sigma rules to {export_sigma}")
     parsed = ParseResult([], 0, [])
     verifier = SealVerifier(key, now=clock) if key is not None else None
+    if verifier is not None:
+        for path in [*files, *([collector] if collector is not None else [])]:
+            verifier.expect(str(path))
 
     def stream() -> Iterator[Event]:
         for path in [*files, *([collector] if collector is not None else [])]:

@@ -42,7 +42,7 @@ _WORDS = {
 # rpartition and checked with fixed-width patterns (issue: one 100 KB line).
 _EVENT_HEAD = re.compile(
     r"(?P<date>\d{4}-\d{2}-\d{2}) (?P<time>\d{2}:\d{2}:\d{2}) (?P<module>[a-z][\w-]{0,63}) "
-    r"(?P<sev>emer|alert|crit|error|warn|notif|info|debug) +(?P<id>\d{5}) "
+    r"(?P<sev>emer|alert|crit|error|warn|notif|info|debug) +(?P<id>\d{5})(?: |$)"
 )
 _SYSLOG_MARK = "NetScreen device_id="
 _SYSLOG_HEAD = re.compile(

@@ -21,6 +21,12 @@ what it sees into :class:`~kleptolab.defend.logrules.Alert` rows:
 
 An intruder who takes the device at time t learns only the current epoch key:
 everything sealed before t is protected (Bellare-Yee forward security).
+Limits, as in any forward-secure log: entries of the epoch still open at t
+are not protected; a cut tail shows only once a seal was due (verify with the
+collector's clock, ``now``, at least one interval after t); and an intruder
+can flood the device's bounded ring so that sealed entries rotate out
+(``seal-rotated``, medium) — the syslog collector's copy and
+:func:`cross_check` keep those.
 """
 
 from __future__ import annotations
@@ -144,6 +150,10 @@ class SealVerifier:
             src.gaps.append(_Gap(first, last, epochs, where, sealed))
         else:
             self._note(src, "seal-deleted", where, "")
+
+    def expect(self, source: str) -> None:
+        """Register a source that must hold sealed entries (an empty one is a finding)."""
+        self._sources.setdefault(source, _Source(source))
 
     def feed(self, e: Event) -> None:
         """Check one event of ``e.source``."""
@@ -312,6 +322,17 @@ class SealVerifier:
 
     def _tail_alerts(self, src: _Source) -> list[Alert]:
         out = []
+        if src.first_when is None:
+            return [
+                Alert(
+                    "seal-truncated",
+                    "high",
+                    f"{src.name}: no entries and no seals at all: "
+                    "the log was erased (or is not a sealed log)",
+                    None,
+                    (f"{src.name}:0",),
+                )
+            ]
         ends = [t for t in (src.last_when, self.now) if t is not None]
         end = max(ends) if ends else None
         start = src.last_seal or src.first_when
@@ -359,10 +380,19 @@ def seal_tag_ok(ctx: hmac.HMAC, fields: SealFields) -> bool:
 
 
 def verify_events(
-    events: Iterable[Event], key: VerifyKey, *, now: datetime | None = None
+    events: Iterable[Event],
+    key: VerifyKey,
+    *,
+    now: datetime | None = None,
+    source: str | None = None,
 ) -> list[Alert]:
-    """Verify every event (library API); ``now``: the collector's clock, in the log's time zone."""
+    """Verify every event (library API); ``now``: the collector's clock, in the log's time zone.
+
+    ``source``: a file name that must hold a sealed log (an empty one is a high finding).
+    """
     verifier = SealVerifier(key, now=now)
+    if source is not None:
+        verifier.expect(source)
     for e in events:
         verifier.feed(e)
     return verifier.finish()
