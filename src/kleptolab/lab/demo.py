@@ -36,9 +36,10 @@ from kleptolab.lab.defender import (
     log_findings,
     run_tool,
     scan_findings,
+    sealed_log_findings,
 )
 from kleptolab.lab.draws import draw_records, unlock_records
-from kleptolab.lab.model import DemoRun, PhaseResult, UnlockRecord
+from kleptolab.lab.model import DemoRun, Finding, PhaseResult, UnlockRecord
 from kleptolab.lab.narration import Narrator, bars
 from kleptolab.lab.report import render_report
 from kleptolab.lab.scenarios import WORDLIST, Scenario, scenario_by_name
@@ -150,6 +151,10 @@ def _defend_phase(defender: DefenderRun, live: LivePhase, image: Path) -> None:
     run_tool(defender, "scan", image.name, lambda: scan_findings(image))
     run_tool(defender, "advisory", version, lambda: advisory_findings(version))
     run_tool(defender, "logs", syslog, lambda: log_findings(live.syslog_lines, syslog))
+    if live.verify_key:
+        event = f"event-{version}.log"
+        run_tool(defender, "logs", event, lambda: sealed_log_findings(
+            live.event_lines, event, live.verify_key, live.syslog_lines, syslog))
     capture = live.survey_pcap or live.pcap  # the survey's hundreds of nonces, else the victim's few
     run_tool(defender, "fingerprint", capture.name, lambda: fingerprint_findings(capture))
 
@@ -185,6 +190,20 @@ def _unlock_story(
     return unlocks
 
 
+def _check_seals(problems: list[str], version: str, live: LivePhase, findings: list[Finding]) -> None:
+    """Erased logon lines must be convicted by the seals; an untouched log must verify clean."""
+    event = f"event-{version}.log"
+    sealed = [f for f in findings if f.tool == "logs" and f.target == event]
+    if not live.verify_key:
+        return
+    convicted = any(f.severity == "high" and "removed after sealing" in f.finding for f in sealed)
+    if live.erased and not convicted:
+        problems.append(f"{version}: the attacker erased log lines ({live.erased}) but verification "
+                        "with the key did not report entries removed after sealing")
+    if not live.erased and any(f.severity in ("high", "critical") for f in sealed):
+        problems.append(f"{version}: nothing was erased, yet the sealed event log does not verify clean")
+
+
 async def _phase(
     scenario: Scenario, version: str, image: Path, opts: DemoOptions, trapdoor: Trapdoor,
     narrator: Narrator, defender: DefenderRun, problems: list[str], epoch: float, seed: int,
@@ -216,6 +235,7 @@ async def _phase(
         elif not all(m.echoed for m in s.messages):
             problems.append(f"{version}: session {s.index + 1}: the protected service did not echo every message")
     result.backdoor_login = bool(live.login and live.login.accepted)
+    result.log_erased = live.erased
     if live.login is not None and live.login.accepted:
         result.login_transcript = f"{opts.login_user}@ssg5-lab-> {live.login.command}\n{live.login.output}"
     _check(problems, f"{version}: master-password login", profile.admin_backdoor,
@@ -257,6 +277,7 @@ async def _phase(
         f.tool == "logs" and "system" in f.finding for f in defender.findings[before:]
     ):
         problems.append(f"{version}: the log analyzer did not flag the 'system' login")
+    _check_seals(problems, version, live, defender.findings[before:])
     return result, live, attack
 
 

@@ -121,6 +121,7 @@ class PhaseResult:
     backdoor_login: bool = False
     reason: str = ""
     login_transcript: str = ""
+    log_erased: str = ""  # what the attacker's `clear event` answered ("" when nothing was erased)
     draws: list[DrawRecord] = field(default_factory=list)
     keys: list[KeyRecord] = field(default_factory=list)
     plaintext: list[PlaintextPair] = field(default_factory=list)

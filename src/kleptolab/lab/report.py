@@ -56,6 +56,7 @@ def render_report(run: DemoRun, problems: Sequence[str] = ()) -> str:
         _keys(run.backdoored),
         _plaintext(run.backdoored),
         _detectors(run),
+        _log_act(run),
         _recovery_plot(_all_recovery(run)),
         _patched(run),
         "</main></body></html>",
@@ -188,6 +189,26 @@ def _detectors(run: DemoRun) -> str:
         for f in run.findings
     ]
     return _section("detectors", "What the defender finds", _table(["tool", "target", "severity", "finding"], rows))
+
+
+def _log_act(run: DemoRun) -> str:
+    """The attacker erases its logon lines; the sealed log still convicts (issue: forward-secure sealing)."""
+    rows = []
+    for phase in (run.backdoored, run.patched):
+        if phase is None:
+            continue
+        event = f"event-{phase.firmware_version}.log"
+        found = [f for f in run.findings if f.tool == "logs" and f.target == event]
+        verdict = "; ".join(f"[{f.severity}] {f.finding}" for f in found) or "not verified"
+        erased = phase.log_erased or "nothing erased"
+        rows.append([escape(phase.firmware_version), escape(erased), escape(verdict)])
+    intro = ("<p>Logged in with the master password, the attacker types <code>clear event type "
+             "515-528</code> to erase its own 00515/00528 lines. The gateway sealed the logon "
+             "the moment it was written (forward-secure: the key that MACed it is gone), so the "
+             "defender, holding the verification key off the device, still sees what was removed; "
+             "the syslog collector's copy still holds the lines.</p>")
+    return _section("logact", "The erased logon lines", intro + _table(
+        ["firmware", "attacker's clear event", "verification with the key"], rows))
 
 
 def _recovery_plot(work: Sequence[RecoveryWork]) -> str:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kleptolab.device.sealing import Sealer, VerifyKey
 from kleptolab.lab.backdoor import LoginAttempt, ssh_login
 from kleptolab.lab.model import volatile
 from kleptolab.lab.scenarios import (
@@ -40,6 +41,10 @@ if TYPE_CHECKING:
 __all__ = ["LAB_CLIENT", "LivePhase", "PhaseError", "SentMessage", "SessionRecord", "run_live_phase"]
 
 Say = Callable[[str, str], None]
+SEAL_INTERVAL = 5
+"""Seconds between the event log's timer seals in the demo."""
+ERASE = "clear event type 515-528"
+"""What the attacker types to erase its own 00515/00528 logon lines."""
 LOOPBACK = "127.0.0.1"
 GATEWAY_HOST = "127.0.0.10"
 """Where the gateway listens when the system routes all of 127/8 to loopback (Linux), so
@@ -105,6 +110,10 @@ class LivePhase:
     master_password_in_image: str | None
     survey: SurveyResult | None = None
     survey_pcap: Path | None = None
+    verify_key: str = ""
+    """The event log's verification key, shown once at set-up and kept off the device."""
+    erased: str = ""
+    """What the attacker's ``clear event`` answered (empty when nothing was erased)."""
 
 
 def _once(stop: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
@@ -196,6 +205,7 @@ async def run_live_phase(
     image_info = parse_image(image.read_bytes())
     sessions: list[SessionRecord] = []
     login: LoginAttempt | None = None
+    erased = ""
     async with AsyncExitStack() as stack:
         collector = SyslogCollector()
         await collector.start()
@@ -214,7 +224,9 @@ async def run_live_phase(
                 service=[{"protected": f"{PROTECTED_HOST}:{ECHO_PORT}",
                           "target": f"{echo_addr[0]}:{echo_addr[1]}"}],
             )
-            gateway = Gateway(config) if epoch is None else Gateway(config, clock=lambda: epoch)
+            sealer, verify_key = _seal_keys(seed, version, config.serial, epoch)
+            gateway = (Gateway(config, sealer=sealer) if epoch is None
+                       else Gateway(config, clock=lambda: epoch, sealer=sealer))
             await gateway.start()
         except Exception as exc:
             raise PhaseError(f"booting the {version} gateway failed: {type(exc).__name__}: {exc}") from exc
@@ -223,6 +235,9 @@ async def run_live_phase(
         ports = dict(gateway.ports)
         say("victim", f"gateway {version} booted from {image.name}: IKE, NAT-T and SSH on {host}"
                       + volatile(f" (:{ports['ike']}, :{ports['natt']}, :{ports['ssh']})"))
+        say("defender", f"event log sealing set up (forward-secure, a seal every {SEAL_INTERVAL} s and "
+                        f"after each admin logon); verification key {verify_key.text[:16]}… shown once, "
+                        "kept off the device")
 
         writer = PcapWriter(pcap)
         stack.callback(writer.close)
@@ -238,10 +253,13 @@ async def run_live_phase(
             sessions.append(await _run_session(plan, index, scenario, tap_ports, version, rng, say))
 
         say("attacker", f"SSH to the admin console as {login_user!r} with the master password")
-        login = await ssh_login(host, ports["ssh"], login_user, master_password)
+        login = await ssh_login(host, ports["ssh"], login_user, master_password, then=(ERASE,))
         if login.accepted:
             say("attacker", "logged in: `get system` answered "
                             f"({len(login.output.splitlines())} lines)")
+            erased = login.then_output[0] if login.then_output else ""
+            say("attacker", f"covering tracks: `{ERASE}` erases the 00515/00528 logon lines "
+                            f"({erased or 'no answer'})")
         else:
             say("attacker", f"login refused: {login.error}")
 
@@ -259,12 +277,26 @@ async def run_live_phase(
         await collector.wait_quiet()
         event_lines = list(gateway.event_log.lines())
     collector.write(workdir / f"syslog-{version}.log")
+    (workdir / f"verify-key-{version}.txt").write_text(verify_key.text + "\n", encoding="utf-8")
     (workdir / f"event-{version}.log").write_text("".join(x + "\n" for x in event_lines), encoding="utf-8")
     return LivePhase(
         firmware_version=version, pcap=pcap, gateway_ports=ports, sessions=sessions, draws=draws,
         taken=taken, event_lines=event_lines, syslog_lines=list(collector.lines), login=login,
         master_password_in_image=image_info.master_password, survey=survey, survey_pcap=survey_pcap,
+        verify_key=verify_key.text, erased=erased,
     )
+
+
+def _seal_keys(seed: int, version: str, device_id: str, epoch: float | None) -> tuple[Sealer, VerifyKey]:
+    """The gateway's sealing key and the defender's verification key (seeded: reproducible);
+    the first epoch starts at the gateway's clock (``epoch`` when it runs on a virtual one)."""
+    import time
+
+    from kleptolab.device.sealing import setup_keys
+
+    rng = random.Random(f"kleptolab demo sealing {seed}:{version}")
+    start = time.time() if epoch is None else epoch
+    return setup_keys(rng.randbytes, device_id=device_id, interval=SEAL_INTERVAL, start=start)
 
 
 async def _survey(
