@@ -8,12 +8,19 @@ SAs through :class:`~kleptolab.device.admission.Admission` (half-open bound,
 IKEv2 COOKIEs), turns ``ChildSaEstablished`` into ESP SA pairs, and
 decapsulates UDP-encapsulated ESP into :class:`InnerPacket` events.
 Anything malformed is dropped and logged, never raised.
+
+IKEv2 IKE SA rekeys (RFC 7296 §2.18) add a slot for the new SA and move the
+tunnels to it.  A deleted or failed SA stays *retired* for
+:data:`RETIRED_KEEP` seconds (at most :data:`MAX_RETIRED` of them) so that a
+retransmitted request, e.g. an INFORMATIONAL Delete whose answer was lost,
+gets the very same response again (RFC 7296 §2.1).
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -47,10 +54,14 @@ from kleptolab.ike.common import (
     SaDeleted,
 )
 from kleptolab.ike.v1.engine import Ikev1Initiator, Ikev1Responder
-from kleptolab.ike.v2.engine import Ikev2Initiator, Ikev2Responder
+from kleptolab.ike.v2.rekey import IkeSaRekeyed, Ikev2RekeyingSession
+from kleptolab.ike.v2.session import Ikev2Session, Ikev2State
 from kleptolab.ike.wire import IkeHeader, WireError
 
 KEEPALIVE_INTERVAL = 20.0
+RETIRED_KEEP = 300.0
+"""Seconds a deleted IKE SA still answers retransmitted requests (charon gives up after ~165 s)."""
+MAX_RETIRED = 1024
 _V1_FIRST_EXCHANGES = (2, 4)  # Identity Protection (Main Mode), Aggressive
 _V2_SA_INIT = 34
 
@@ -120,6 +131,7 @@ class VpnCore:
             max_half_open, cookie_secret or os.urandom(32), max_half_open_per_peer
         )
         self._sas: dict[bytes, _IkeSlot] = {}
+        self._retired: OrderedDict[bytes, tuple[_IkeSlot, float]] = OrderedDict()
         self._tunnels = TunnelTable(esp_random, clock)
         self._out: list[Datagram] = []
 
@@ -186,10 +198,25 @@ class VpnCore:
         if slot is None or not slot.established:
             raise ValueError(f"no established IKE SA {spi_i.hex()}")
         engine = slot.engine
-        if not isinstance(engine, Ikev2Initiator | Ikev2Responder):
+        if not isinstance(engine, Ikev2Session):
             raise ValueError("CREATE_CHILD_SA needs an IKEv2 SA")
         engine.create_child_sa()
         self._queue(slot, _outgoing(engine))
+
+    def rekey_ike_sa(self, spi_i: bytes) -> None:
+        """Start rekeying the established IKEv2 SA ``spi_i`` (RFC 7296 §2.18).
+
+        When the peer answers, the new SA gets its own slot (an
+        ``IkeEventSeen`` with :class:`~kleptolab.ike.v2.rekey.IkeSaRekeyed`), the
+        tunnels move to it and the old SA is deleted.
+        """
+        slot = self._sas.get(spi_i)
+        if slot is None or not slot.established:
+            raise ValueError(f"no established IKE SA {spi_i.hex()}")
+        if not isinstance(slot.engine, Ikev2RekeyingSession):
+            raise ValueError("IKE SA rekeying needs an IKEv2 SA")
+        slot.engine.rekey_ike_sa()
+        self._queue(slot, _outgoing(slot.engine))
 
     def delete_ike_sa(self, spi_i: bytes) -> None:
         """Tell the peer that the established IKE SA ``spi_i`` (and its ESP SAs) is gone, and drop it.
@@ -201,14 +228,14 @@ class VpnCore:
         if slot is None or not slot.established:
             raise ValueError(f"no established IKE SA {spi_i.hex()}")
         engine = slot.engine
-        if isinstance(engine, Ikev2Initiator | Ikev2Responder):
+        if isinstance(engine, Ikev2Session):
             engine.delete_ike_sa()
         elif isinstance(engine, Ikev1Initiator | Ikev1Responder):
             engine.delete_ike()
         else:
             raise ValueError(f"cannot delete an SA driven by {type(engine).__name__}")
         self._queue(slot, _outgoing(engine))
-        self._remove(slot)
+        self._remove(slot, retire=True)
         self.report.deleted(slot.remote, [], sent=True)
 
     def send_inner(self, packet: bytes) -> bool:
@@ -251,6 +278,19 @@ class VpnCore:
                 slot.last_keepalive = now
                 self._out.append(Datagram(b"\xff", slot.remote, NATT_PORT))
         return events
+
+    def retransmit(self) -> int:
+        """Send every outstanding IKEv2 request again (the caller's retransmission timer fired).
+
+        Returns how many were queued; the peer answers each from its response cache.
+        """
+        count = 0
+        for slot in list(self._sas.values()) + [s for s, _ in self._retired.values()]:
+            engine = slot.engine
+            if isinstance(engine, Ikev2Session) and engine.retransmit():
+                self._queue(slot, _outgoing(engine))
+                count += 1
+        return count
 
     @property
     def dropped(self) -> int:
@@ -299,6 +339,8 @@ class VpnCore:
         if version not in (1, 2):
             return [self._drop(remote, f"IKE major version {version} not supported")]
         slot = self._sas.get(header.spi_i)
+        if slot is None and header.spi_i in self._retired:
+            return self._retired_in(header.spi_i, message[: header.length], remote, port)
         if slot is None:
             created = self._new_responder(header, message, remote, port)
             if isinstance(created, Dropped) or created is None:
@@ -323,6 +365,30 @@ class VpnCore:
             slot.remote = (slot.remote[0], slot.peer_natt_port)
         self._queue(slot, _outgoing(slot.engine))
         return self._handle(slot, ike_events)
+
+    def _retired_in(
+        self, spi_i: bytes, message: bytes, remote: Address, port: int
+    ) -> list[VpnEvent]:
+        """A message for a deleted SA: its engine resends a cached response, or drops it."""
+        slot, until = self._retired[spi_i]
+        if self._clock() > until:
+            del self._retired[spi_i]
+            return [self._drop(remote, f"message for deleted SA {spi_i.hex()}")]
+        engine = slot.engine
+        assert isinstance(engine, Ikev2Session)
+        drops = len(engine.dropped)
+        try:
+            engine.receive(message)
+        except Exception as exc:
+            return [self._drop(remote, f"engine rejected message: {type(exc).__name__}: {exc}")]
+        answers = _outgoing(engine)
+        if not answers:
+            if len(engine.dropped) > drops:
+                return [self._drop(remote, f"deleted SA {spi_i.hex()}: {engine.dropped[-1]}")]
+            return []
+        slot.remote, slot.local_port = remote, port
+        self._queue(slot, answers)
+        return []
 
     def _new_responder(
         self, header: IkeHeader, message: bytes, remote: Address, port: int
@@ -366,7 +432,9 @@ class VpnCore:
         events: list[VpnEvent] = []
         for event in ike_events:
             events.append(IkeEventSeen(slot.remote, event))
-            if isinstance(event, IkeSaEstablished):
+            if isinstance(event, IkeSaRekeyed):
+                self._rekeyed(slot, event)
+            elif isinstance(event, IkeSaEstablished):
                 slot.established = True
                 slot.spi_r = event.spi_r
                 slot.expires = self._clock() + event.proposal.lifetime
@@ -394,8 +462,41 @@ class VpnCore:
             elif isinstance(event, ExchangeFailed):
                 self.report.failed(slot.remote, event.reason, event.notify)
                 if not slot.established:
-                    self._remove(slot)
+                    self._remove(slot, retire=True)
         return events
+
+    def _rekeyed(self, slot: _IkeSlot, event: IkeSaRekeyed) -> None:
+        """A new IKE SA replaces ``slot``'s: give it a slot; move the tunnels when the event says so."""
+        new = self._sas.get(event.spi_i)
+        if new is None:
+            now = self._clock()
+            new = _IkeSlot(
+                event.spi_i,
+                2,
+                event.session,
+                slot.remote,
+                slot.local_port,
+                now,
+                slot.initiator,
+                slot.config_name,
+                True,
+                now,
+                slot.peer_natt_port,
+                event.spi_r,
+                "IKEv2",
+                now + event.proposal.lifetime,
+            )
+            self._sas[event.spi_i] = new
+            self.report.phase1(
+                slot.remote,
+                "IKEv2 CREATE_CHILD_SA IKE SA rekey",
+                event.proposal.lifetime,
+                event.spi_i,
+                event.spi_r,
+            )
+        if event.moves_children:
+            self._tunnels.reown(slot.spi_i, new.spi_i)
+        self._queue(new, _outgoing(event.session))
 
     def _aggressive(self, slot: _IkeSlot) -> bool:
         config = next((c for c in self.configs if c.name == slot.config_name), None)
@@ -426,14 +527,29 @@ class VpnCore:
     def _delete(self, slot: _IkeSlot, event: SaDeleted) -> None:
         spis = set(event.esp_spis)
         if not spis:
-            self._remove(slot)
+            self._remove(slot, retire=True)
         else:
             self._tunnels.remove(slot.spi_i, spis)
         self.report.deleted(slot.remote, sorted(spis))
 
-    def _remove(self, slot: _IkeSlot) -> None:
-        self._sas.pop(slot.spi_i, None)
+    def _remove(self, slot: _IkeSlot, retire: bool = False) -> None:
+        """Forget the SA and its tunnels; a ``retire``d SA still answers retransmissions for a while."""
+        if self._sas.get(slot.spi_i) is slot:
+            del self._sas[slot.spi_i]
         self._tunnels.remove(slot.spi_i)
+        engine = slot.engine
+        if (
+            retire
+            and isinstance(engine, Ikev2Session)
+            and (slot.established or engine.state is Ikev2State.FAILED)
+        ):
+            now = self._clock()
+            self._retired[slot.spi_i] = (slot, now + RETIRED_KEEP)
+            self._retired.move_to_end(slot.spi_i)
+            while self._retired and (
+                len(self._retired) > MAX_RETIRED or next(iter(self._retired.values()))[1] < now
+            ):
+                self._retired.popitem(last=False)
 
     def _drop(self, remote: Address, reason: str) -> Dropped:
         self.report.drop(remote, reason)
