@@ -163,7 +163,18 @@ class RekeyLab:
             self.settle()
 
     def rekey_child(self) -> None:
+        old = [t.spi_in for t in self.client.tunnels]
         self.client.create_child_sa(self.spi)
+        self.settle()
+        for spi_in in old:  # as strongSwan does after a CHILD_SA rekey
+            self.client.delete_child_sa(self.spi, spi_in)
+            self.settle()
+
+    def rekey_both(self) -> None:
+        """A simultaneous rekey: both sides send their request before either sees the other's."""
+        gw_spi = next(s for s, slot in self.gateway._sas.items() if slot.established)
+        self.client.rekey_ike_sa(self.spi)
+        self.gateway.rekey_ike_sa(gw_spi)
         self.settle()
 
     def rekey_ike(self, by_gateway: bool = False) -> None:

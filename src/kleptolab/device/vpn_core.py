@@ -203,6 +203,15 @@ class VpnCore:
         engine.create_child_sa()
         self._queue(slot, _outgoing(engine))
 
+    def delete_child_sa(self, spi_i: bytes, spi_in: bytes) -> None:
+        """Ask the peer of the established IKEv2 SA ``spi_i`` to delete the child SA whose inbound
+        SPI is ``spi_in``; its tunnel goes when the peer answers."""
+        slot = self._sas.get(spi_i)
+        if slot is None or not slot.established or not isinstance(slot.engine, Ikev2Session):
+            raise ValueError(f"no established IKEv2 SA {spi_i.hex()}")
+        slot.engine.delete_child_sa(spi_in)
+        self._queue(slot, _outgoing(slot.engine))
+
     def rekey_ike_sa(self, spi_i: bytes) -> None:
         """Start rekeying the established IKEv2 SA ``spi_i`` (RFC 7296 §2.18).
 
