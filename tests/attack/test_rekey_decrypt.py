@@ -17,6 +17,7 @@ import pytest
 from kleptolab.attack.recovery import StateCache
 from kleptolab.device.vpn_core import IkeEventSeen
 from kleptolab.ike.common import IkeSaEstablished
+from kleptolab.lab.report import rekeys_section
 
 from .conftest import TRAPDOOR, Run, decrypt_to
 from .synth import gateway_queues
@@ -117,3 +118,14 @@ def test_tshark_verifies_every_rekeyed_sa(rekey_run: tuple[Run, RekeyLab], tmp_p
     verbose = _tshark(run, tmp_path, "-V")
     icd = [line for line in verbose.splitlines() if "Integrity Checksum Data:" in line]
     assert len(icd) == len(sk) and all(line.endswith("[correct]") for line in icd)
+
+
+def test_html_report_shows_the_rekey_chain(rekey_run: tuple[Run, RekeyLab]) -> None:
+    run, _ = rekey_run
+    chains = run.result.report["ike_rekey_chains"]
+    html = rekeys_section(chains)
+    assert html.startswith('<section id="rekeys">')
+    for link in chains[0]["links"]:
+        assert link["id"] in html
+    assert html.count('class="match"') == 4 and html.count('class="stale"') == 1
+    assert rekeys_section([]) == ""
