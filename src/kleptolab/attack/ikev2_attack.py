@@ -172,6 +172,7 @@ class Ikev2Outcome:
     esp: list[EspSaRow] = field(default_factory=list)
     decrypted: int = 0
     undecrypted: int = 0
+    retransmitted: int = 0
     children: list[dict[str, object]] = field(default_factory=list)
     child_nonces: list[tuple[bytes, int]] = field(default_factory=list)
     rekeys: list[Ikev2Handshake] = field(default_factory=list)
@@ -228,7 +229,12 @@ def attack_ikev2(h: Ikev2Handshake, walker: PrngWalker, remember: bool = True) -
     sk = SkKeys(s.encr, s.integ, k.sk_ei, k.sk_er, k.sk_ai, k.sk_ar)
     # an exchange is (message ID, whether the original initiator asked): each side numbers its own requests
     opened: dict[tuple[int, bool, bool], tuple[Ikev2Message, IkePacket]] = {}
+    copies: set[bytes] = set()
     for p in h.later:
+        if p.message in copies:  # a retransmitted copy (RFC 7296 §2.1): counted apart
+            out.retransmitted += 1
+            continue
+        copies.add(p.message)
         try:
             msg = unprotect(p.message, sk)
         except (ValueError, WireError):
