@@ -70,6 +70,8 @@ class InteropCase:
     rekey_ike: int = 0  # strongSwan's IKE_SA rekey_time in seconds (0: its default)
     rekey_child: int = 0  # CHILD_SA rekey_time in seconds (0: its default)
     drop_every: int = 0  # the gateway loses every n-th IKE datagram it sends (0: none)
+    terminate: bool = False  # after the pings: the gateway loses its answer to charon's IKE_SA
+    # Delete (`swanctl --terminate`), so the retransmitted Delete meets an SA already gone
 
 
 IKEV1_3DES = InteropCase(
@@ -124,6 +126,7 @@ class InteropResult:
     sas_output: str = ""
     ping_output: str = ""
     ping_replies: int = 0
+    terminate_output: str = ""
     established: bool = False
     notes: list[str] = field(default_factory=list)
 
@@ -486,6 +489,12 @@ def run_interop(
             # loaded machine it lags: wait until every echo is on disk.
             with contextlib.suppress(TimeoutError):
                 _wait_for(lambda: _esp_in_capture(result.pcap) >= 2 * result.ping_replies, 10, "tcpdump")
+        if result.established and case.terminate:
+            gateway.send_signal(signal.SIGUSR1)  # lose the next IKE datagram: the Delete's answer
+            time.sleep(0.3)
+            down = _sh("ip", "netns", "exec", ns.cl, "env", env_conf, "swanctl", "--terminate",
+                       "--ike", "c", "--uri", uri, "--timeout", "20", check=False, timeout=30)
+            result.terminate_output = down.stdout + down.stderr
     finally:
         _stop(charon)
         _stop(gateway)
@@ -617,8 +626,7 @@ async def _serve(config_path: Path) -> None:
         await device.start()
         kind = "kleptolab.device.vpn.VpnService"
     print(f"serving with {kind}", flush=True)
-    if cfg.get("drop_every"):
-        _lose_ike_replies(getattr(device, "vpn", device), int(cfg["drop_every"]))
+    lose_next = _lose_ike_replies(getattr(device, "vpn", device), int(cfg.get("drop_every") or 0))
     Path(cfg["ready"]).write_text(
         json.dumps({"trapdoor": str(workdir / "trapdoor.json"), "device": kind})
     )
@@ -626,6 +634,7 @@ async def _serve(config_path: Path) -> None:
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
+    loop.add_signal_handler(signal.SIGUSR1, lose_next)
     await stop.wait()
     await device.stop()
     (workdir / "gateway-draws.json").write_text(
@@ -635,21 +644,28 @@ async def _serve(config_path: Path) -> None:
     )
 
 
-def _lose_ike_replies(vpn: Any, every: int) -> None:
-    """Make the gateway lose every ``every``-th IKE datagram it sends (ESP and keepalives pass)."""
+def _lose_ike_replies(vpn: Any, every: int) -> Any:
+    """Make the gateway lose every ``every``-th IKE datagram it sends (ESP and keepalives pass);
+    the returned function makes it lose the next one as well (the SIGUSR1 handler)."""
     sent = [0]
+    next_one = [False]
 
     def drop(dgram: Any) -> bool:
         data = dgram.data
         if dgram.local_port == 4500 and data[:4] != bytes(4):
             return False  # ESP (or a keepalive)
         sent[0] += 1
-        lose = sent[0] % every == 0
+        lose = next_one[0] or (every > 0 and sent[0] % every == 0)
+        next_one[0] = False
         if lose:
             print(f"{time.monotonic():.3f} test: IKE datagram #{sent[0]} lost on purpose", flush=True)
         return lose
 
+    def lose_next() -> None:
+        next_one[0] = True
+
     vpn.drop_outgoing = drop
+    return lose_next
 
 
 def _screenos_keys(peer: PeerConfig, trapdoor: Trapdoor) -> Any:

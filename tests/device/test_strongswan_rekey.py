@@ -49,6 +49,7 @@ LONG_PFS_LOSSY = replace(
     rekey_ike=25,
     rekey_child=15,
     drop_every=2,
+    terminate=True,
 )
 ESP_OPTS = ("-o", "esp.enable_encryption_decode:TRUE", "-o", "esp.enable_authentication_check:TRUE")
 
@@ -124,6 +125,10 @@ def test_rekeyed_tunnel_stays_up_and_every_sa_decrypts(case: InteropCase, tmp_pa
     assert "IKE SA rekeying is not supported" not in gateway_log
     if case.drop_every:
         assert "lost on purpose" in gateway_log and "retransmit" in charon_log
+    if case.terminate:  # the retransmitted Delete got the cached answer although the SA was gone
+        assert "terminate completed successfully" in interop.terminate_output, interop.terminate_output
+        tail = charon_log[charon_log.rindex("sending DELETE for IKE_SA") :]
+        assert "retransmit 1 of request" in tail and "IKE_SA deleted" in tail, tail[-3000:]
 
     packets = classify_all(read_capture(interop.pcap).datagrams)
     ike_sas = group_ike_sas(packets)
