@@ -126,7 +126,9 @@ def test_rekeyed_tunnel_stays_up_and_every_sa_decrypts(case: InteropCase, tmp_pa
     if case.drop_every:
         assert "lost on purpose" in gateway_log and "retransmit" in charon_log
     if case.terminate:  # the retransmitted Delete got the cached answer although the SA was gone
-        assert "terminate completed successfully" in interop.terminate_output, interop.terminate_output
+        assert "terminate completed successfully" in interop.terminate_output, (
+            interop.terminate_output
+        )
         tail = charon_log[charon_log.rindex("sending DELETE for IKE_SA") :]
         assert "retransmit 1 of request" in tail and "IKE_SA deleted" in tail, tail[-3000:]
 
