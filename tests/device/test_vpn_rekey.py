@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
+import pytest
+
+from kleptolab.device.vpn import VpnService
 from kleptolab.device.vpn_core import Datagram, IkeEventSeen
 from kleptolab.ike.v2.rekey import IkeSaRekeyed
 from tests.attack.synth import gateway_queues, lab_trapdoor
 from tests.attack.synth_rekey import CLIENT, RekeyLab
+
+from .test_client import client_for, peer, with_gateway
 
 TRAPDOOR = lab_trapdoor()
 
@@ -80,3 +86,32 @@ def test_retransmitted_delete_for_a_gone_sa_gets_the_same_answer(tmp_path: Path)
         answers += [d.data for d in run.gateway.outgoing()]
     assert len(answers) == 3 and len(set(answers)) == 1
     assert run.gateway.ike_cookies() == [] and run.gateway.tunnels == []
+
+
+@pytest.mark.network
+def test_vpn_client_rekeys_its_ike_sa_over_loopback() -> None:
+    """VpnClient.rekey_ike_sa against the real VpnService: tunnel kept, old SA gone on both sides."""
+
+    async def scenario(service: VpnService, _echo: tuple[str, int]) -> None:
+        client = client_for(
+            service, version=2, proposal="pre-g2-aes128-sha", esp_proposal="g2-esp-aes128-sha"
+        )
+        try:
+            await client.connect(timeout=5)
+            first = client.ike_spi
+            assert first is not None and all(await client.ping("198.51.100.1", count=1))
+            for _ in range(2):
+                new = await client.rekey_ike_sa(timeout=5)
+                assert new == client.ike_spi and all(await client.ping("198.51.100.1", count=1))
+            await client.create_child_sa(timeout=5)
+            assert all(await client.ping("198.51.100.1", count=2))
+            await asyncio.sleep(0.1)  # the old SA's Delete answer
+            rows = service.ike_cookies()
+            assert len(rows) == 1 and rows[0].startswith(client.ike_spi.hex()), rows
+            assert len(client.core.ike_cookies()) == 1
+            assert first != client.ike_spi
+        finally:
+            await client.close()
+
+    log = with_gateway([peer(2, ike="pre-g2-aes128-sha", esp="g2-esp-aes128-sha")], scenario)
+    assert sum("IKE SA rekey" in m for m in log.kinds("ike")) == 2
