@@ -52,6 +52,7 @@ def rekey_run(
         lab.ping(2)
     finally:
         lab.close()
+    assert lab.replies == 14  # every ping answered through every rekey, collision and loss
     result = decrypt_to(tmp / "rekey.pcap", tmp / "out", state_cache)
     return Run(tmp / "rekey.pcap", [], result, tmp / "out"), lab
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from kleptolab.device.ike_slots import IkeSlot, RetiredSas
 from kleptolab.device.vpn import VpnService
 from kleptolab.device.vpn_core import Datagram, IkeEventSeen
 from kleptolab.ike.v2.rekey import IkeSaRekeyed
@@ -115,3 +116,16 @@ def test_vpn_client_rekeys_its_ike_sa_over_loopback() -> None:
 
     log = with_gateway([peer(2, ike="pre-g2-aes128-sha", esp="g2-esp-aes128-sha")], scenario)
     assert sum("IKE SA rekey" in m for m in log.kinds("ike")) == 2
+
+
+def test_retired_sas_are_kept_for_a_while_and_bounded() -> None:
+    retired = RetiredSas(keep=10.0, limit=2)
+    slots = [
+        IkeSlot(bytes([n]) * 8, 2, object(), ("192.0.2.2", 500), 500, 0.0, False) for n in range(3)
+    ]  # type: ignore[arg-type]
+    retired.retire(slots[0], 0.0)
+    assert retired.lookup(slots[0].spi_i, 10.0) is slots[0]
+    assert retired.lookup(slots[0].spi_i, 10.5) is None and len(retired) == 0
+    for n, slot in enumerate(slots):
+        retired.retire(slot, 20.0 + n)
+    assert len(retired) == 2 and slots[0].spi_i not in retired and retired.slots() == slots[1:]

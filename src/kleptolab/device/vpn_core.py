@@ -10,22 +10,21 @@ decapsulates UDP-encapsulated ESP into :class:`InnerPacket` events.
 Anything malformed is dropped and logged, never raised.
 
 IKEv2 IKE SA rekeys (RFC 7296 §2.18) add a slot for the new SA and move the
-tunnels to it.  A deleted or failed SA stays *retired* for
-:data:`RETIRED_KEEP` seconds (at most :data:`MAX_RETIRED` of them) so that a
-retransmitted request, e.g. an INFORMATIONAL Delete whose answer was lost,
-gets the very same response again (RFC 7296 §2.1).
+tunnels to it.  A deleted or failed IKEv2 SA stays *retired* for a while (see
+:mod:`kleptolab.device.ike_slots`) so that a retransmitted request, e.g. an
+INFORMATIONAL Delete whose answer was lost, gets the very same response
+again (RFC 7296 §2.1).
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from kleptolab.device.admission import Admission, Verdict
 from kleptolab.device.engines import DefaultEngines, EngineFactory, engine_floated
+from kleptolab.device.ike_slots import IkeSlot, RetiredSas, successor
 from kleptolab.device.tunnels import TunnelTable
 from kleptolab.device.vpn_events import (
     IKE_PORT,
@@ -59,9 +58,6 @@ from kleptolab.ike.v2.session import Ikev2Session, Ikev2State
 from kleptolab.ike.wire import IkeHeader, WireError
 
 KEEPALIVE_INTERVAL = 20.0
-RETIRED_KEEP = 300.0
-"""Seconds a deleted IKE SA still answers retransmitted requests (charon gives up after ~165 s)."""
-MAX_RETIRED = 1024
 _V1_FIRST_EXCHANGES = (2, 4)  # Identity Protection (Main Mode), Aggressive
 _V2_SA_INIT = 34
 
@@ -79,24 +75,6 @@ __all__ = [
     "VpnEvent",
     "VpnLog",
 ]
-
-
-@dataclass
-class _IkeSlot:
-    spi_i: bytes
-    version: int
-    engine: IkeEndpoint
-    remote: Address
-    local_port: int
-    created: float
-    initiator: bool
-    config_name: str = ""
-    established: bool = False
-    last_keepalive: float = 0.0
-    peer_natt_port: int = NATT_PORT
-    spi_r: bytes = bytes(8)
-    mode: str = ""
-    expires: float = float("inf")
 
 
 class VpnCore:
@@ -130,8 +108,8 @@ class VpnCore:
         self._admission = Admission(
             max_half_open, cookie_secret or os.urandom(32), max_half_open_per_peer
         )
-        self._sas: dict[bytes, _IkeSlot] = {}
-        self._retired: OrderedDict[bytes, tuple[_IkeSlot, float]] = OrderedDict()
+        self._sas: dict[bytes, IkeSlot] = {}
+        self._retired = RetiredSas()
         self._tunnels = TunnelTable(esp_random, clock)
         self._out: list[Datagram] = []
 
@@ -175,7 +153,7 @@ class VpnCore:
         if not messages:
             raise ValueError(f"the {config_name!r} initiator produced no first message")
         spi_i = IkeHeader.parse(messages[0]).spi_i
-        slot = _IkeSlot(
+        slot = IkeSlot(
             spi_i, config.version, engine, remote, IKE_PORT, self._clock(), True, config.name
         )
         slot.peer_natt_port = natt_port
@@ -294,7 +272,7 @@ class VpnCore:
         Returns how many were queued; the peer answers each from its response cache.
         """
         count = 0
-        for slot in list(self._sas.values()) + [s for s, _ in self._retired.values()]:
+        for slot in list(self._sas.values()) + self._retired.slots():
             engine = slot.engine
             if isinstance(engine, Ikev2Session) and engine.retransmit():
                 self._queue(slot, _outgoing(engine))
@@ -379,9 +357,8 @@ class VpnCore:
         self, spi_i: bytes, message: bytes, remote: Address, port: int
     ) -> list[VpnEvent]:
         """A message for a deleted SA: its engine resends a cached response, or drops it."""
-        slot, until = self._retired[spi_i]
-        if self._clock() > until:
-            del self._retired[spi_i]
+        slot = self._retired.lookup(spi_i, self._clock())
+        if slot is None:
             return [self._drop(remote, f"message for deleted SA {spi_i.hex()}")]
         engine = slot.engine
         assert isinstance(engine, Ikev2Session)
@@ -401,7 +378,7 @@ class VpnCore:
 
     def _new_responder(
         self, header: IkeHeader, message: bytes, remote: Address, port: int
-    ) -> _IkeSlot | Dropped | None:
+    ) -> IkeSlot | Dropped | None:
         version = header.major_version
         first = (
             header.exchange_type in _V1_FIRST_EXCHANGES
@@ -433,11 +410,11 @@ class VpnCore:
             self._remove(oldest)
             self.report.drop(oldest.remote, f"evicted half-open SA {oldest.spi_i.hex()}")
         engine = self._engines.responder(version, (self.local[0], self.local_ports[port]), remote)
-        slot = _IkeSlot(header.spi_i, version, engine, remote, port, self._clock(), False)
+        slot = IkeSlot(header.spi_i, version, engine, remote, port, self._clock(), False)
         self._sas[header.spi_i] = slot
         return slot
 
-    def _handle(self, slot: _IkeSlot, ike_events: list[IkeEvent]) -> list[VpnEvent]:
+    def _handle(self, slot: IkeSlot, ike_events: list[IkeEvent]) -> list[VpnEvent]:
         events: list[VpnEvent] = []
         for event in ike_events:
             events.append(IkeEventSeen(slot.remote, event))
@@ -474,27 +451,12 @@ class VpnCore:
                     self._remove(slot, retire=True)
         return events
 
-    def _rekeyed(self, slot: _IkeSlot, event: IkeSaRekeyed) -> None:
+    def _rekeyed(self, slot: IkeSlot, event: IkeSaRekeyed) -> None:
         """A new IKE SA replaces ``slot``'s: give it a slot; move the tunnels when the event says so."""
         new = self._sas.get(event.spi_i)
         if new is None:
             now = self._clock()
-            new = _IkeSlot(
-                event.spi_i,
-                2,
-                event.session,
-                slot.remote,
-                slot.local_port,
-                now,
-                slot.initiator,
-                slot.config_name,
-                True,
-                now,
-                slot.peer_natt_port,
-                event.spi_r,
-                "IKEv2",
-                now + event.proposal.lifetime,
-            )
+            new = successor(slot, event, now)
             self._sas[event.spi_i] = new
             self.report.phase1(
                 slot.remote,
@@ -507,11 +469,11 @@ class VpnCore:
             self._tunnels.reown(slot.spi_i, new.spi_i)
         self._queue(new, _outgoing(event.session))
 
-    def _aggressive(self, slot: _IkeSlot) -> bool:
+    def _aggressive(self, slot: IkeSlot) -> bool:
         config = next((c for c in self.configs if c.name == slot.config_name), None)
         return config is not None and config.aggressive
 
-    def _install(self, slot: _IkeSlot, child: ChildSaKeys) -> TunnelUp:
+    def _install(self, slot: IkeSlot, child: ChildSaKeys) -> TunnelUp:
         config = next((c for c in self.configs if c.name == slot.config_name), None)
         lifetime = config.child_proposals[0].lifetime if config and config.child_proposals else 3600
         tunnel = self._tunnels.install(slot.spi_i, child, lifetime)
@@ -520,7 +482,7 @@ class VpnCore:
 
     # --- bookkeeping ----------------------------------------------------------------------
 
-    def _queue(self, slot: _IkeSlot, messages: list[bytes]) -> None:
+    def _queue(self, slot: IkeSlot, messages: list[bytes]) -> None:
         for message in messages:
             data = ike_for_nat_t(message) if slot.local_port == NATT_PORT else message
             self._out.append(Datagram(data, slot.remote, slot.local_port))
@@ -533,7 +495,7 @@ class VpnCore:
             self._remove(slot)
             self.report.drop(slot.remote, f"half-open SA {slot.spi_i.hex()} timed out")
 
-    def _delete(self, slot: _IkeSlot, event: SaDeleted) -> None:
+    def _delete(self, slot: IkeSlot, event: SaDeleted) -> None:
         spis = set(event.esp_spis)
         if not spis:
             self._remove(slot, retire=True)
@@ -541,7 +503,7 @@ class VpnCore:
             self._tunnels.remove(slot.spi_i, spis)
         self.report.deleted(slot.remote, sorted(spis))
 
-    def _remove(self, slot: _IkeSlot, retire: bool = False) -> None:
+    def _remove(self, slot: IkeSlot, retire: bool = False) -> None:
         """Forget the SA and its tunnels; a ``retire``d SA still answers retransmissions for a while."""
         if self._sas.get(slot.spi_i) is slot:
             del self._sas[slot.spi_i]
@@ -552,13 +514,7 @@ class VpnCore:
             and isinstance(engine, Ikev2Session)
             and (slot.established or engine.state is Ikev2State.FAILED)
         ):
-            now = self._clock()
-            self._retired[slot.spi_i] = (slot, now + RETIRED_KEEP)
-            self._retired.move_to_end(slot.spi_i)
-            while self._retired and (
-                len(self._retired) > MAX_RETIRED or next(iter(self._retired.values()))[1] < now
-            ):
-                self._retired.popitem(last=False)
+            self._retired.retire(slot, self._clock())
 
     def _drop(self, remote: Address, reason: str) -> Dropped:
         self.report.drop(remote, reason)
