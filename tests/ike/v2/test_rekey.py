@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from kleptolab.crypto.algorithms import Encr, Integ, Prf
 from kleptolab.ike.common import (
     ChildProposal,
@@ -11,7 +13,8 @@ from kleptolab.ike.common import (
     IkeProposal,
     SaDeleted,
 )
-from kleptolab.ike.v2 import Ikev2State
+from kleptolab.ike.v2 import Ikev2State, Ikev2StateError
+from kleptolab.ike.v2.constants import NotifyType
 from kleptolab.ike.v2.keys import ike_keys_from_skeyseed, rekeyed_skeyseed
 from kleptolab.ike.v2.rekey import IkeSaRekeyed, Ikev2RekeyingSession
 from kleptolab.ike.wire import IkeHeader
@@ -174,3 +177,37 @@ def test_retransmitted_delete_is_answered_after_the_sa_is_gone() -> None:
     assert len(answers) == 3 and len(set(answers)) == 1
     a.first.receive(answers[0])
     assert a.first.state is Ikev2State.DELETED
+
+
+def test_rekey_needs_an_idle_established_sa() -> None:
+    a, b = established()
+    a.first.create_child_sa()
+    with pytest.raises(Ikev2StateError, match="outstanding"):
+        a.first.rekey_ike_sa()
+    run(a, b)
+    a.first.rekey_ike_sa()
+    run(a, b)
+    assert a.first.state is Ikev2State.DELETED
+    with pytest.raises(Ikev2StateError):
+        a.first.rekey_ike_sa()
+
+
+def test_child_request_on_a_rekeyed_sa_gets_temporary_failure() -> None:
+    a, b = established()
+    old_i, old_r = a.first, b.first
+    old_i.rekey_ike_sa()
+    for msg in a.outgoing():  # the rekey request only: the responder has moved on, no Delete yet
+        b.receive(msg)
+    b.outgoing()
+    events = old_r.receive(_child_request(old_i))
+    assert [e.notify for e in events if isinstance(e, ExchangeFailed)] == [
+        NotifyType.TEMPORARY_FAILURE
+    ]
+
+
+def _child_request(initiator: Ikev2RekeyingSession) -> bytes:
+    """A CREATE_CHILD_SA request on ``initiator``'s SA, sent as if its rekey had not happened."""
+    initiator._pending = None
+    initiator.create_child_sa()
+    (request,) = initiator.outgoing()
+    return request

@@ -76,11 +76,19 @@ class IkeSaRekeyed(IkeSaEstablished):
     redundant: bool = False
 
 
+def _offered(current: IkeProposal, configured: tuple[IkeProposal, ...]) -> tuple[IkeProposal, ...]:
+    """The current proposal first, then the configured ones, each set of transforms once."""
+    unique: dict[object, IkeProposal] = {}
+    for p in (current, *configured):
+        unique.setdefault(ike_proposal_transforms(p), p)
+    return tuple(unique.values())
+
+
 def _rekey_offer(
     current: IkeProposal, configured: tuple[IkeProposal, ...], spi: bytes
 ) -> SaPayload:
-    """Our IKE offer for the rekey: the current proposal first, then the configured ones."""
-    ordered = list(dict.fromkeys([current, *configured]))
+    """Our IKE offer for the rekey (see :func:`_offered`), every proposal with our new SPI."""
+    ordered = _offered(current, configured)
     return SaPayload(
         tuple(
             Proposal(i, ProtocolId.IKE, spi, ike_proposal_transforms(p))
@@ -117,7 +125,7 @@ class Ikev2RekeyingSession(Ikev2Session):
         private = self._keys.dh_private(group)
         nonce = self._keys.nonce()
         offer = _rekey_offer(self.proposal, config.ike_proposals, spi)
-        self._rekey_offer = tuple(dict.fromkeys([self.proposal, *config.ike_proposals]))
+        self._rekey_offer = _offered(self.proposal, config.ike_proposals)
         payloads: list[AnyPayload] = [
             offer,
             NoncePayload(nonce),
