@@ -23,6 +23,7 @@ from kleptolab.attack.engine import Engine, recover_all
 from kleptolab.attack.errors import AttackFailure
 from kleptolab.attack.ikev1_attack import Ikev1Handshake, Ikev1Outcome, attack_ikev1, parse_ikev1
 from kleptolab.attack.ikev2_attack import Ikev2Handshake, Ikev2Outcome, attack_ikev2, parse_ikev2
+from kleptolab.attack.ikev2_rekey import adopt_rekeys, rekey_chains
 from kleptolab.attack.outputs import EspSaRow, Ikev1Row, Ikev2Row
 from kleptolab.attack.prng_walk import PrngWalker
 from kleptolab.attack.recovery import NONCE_SIZE, StateCache
@@ -115,7 +116,8 @@ def decrypt_capture(
     hint = no_ike_hint(cap.datagrams, packets)
     sessions: list[dict[str, Any]] = []
     handshakes: list[Handshake] = []
-    for spis, group in group_ike_sas(packets).items():
+    ike_groups = group_ike_sas(packets)
+    for spis, group in ike_groups.items():
         entry, h = _parse(spis, group)
         sessions.append(entry)
         if h is not None:
@@ -153,9 +155,12 @@ def decrypt_capture(
     outcomes: dict[str, Outcome] = {}
     cracked: dict[str, tuple[bytes, dict[str, object]]] = {}
     todo = list(handshakes)
+    adopted: set[str] = set()
     t_attack, r_before = time.perf_counter(), timings["recovery_s"]
-    for _round in range(MAX_ROUNDS):
+    # each IKE SA rekey may need a round of its own
+    for _round in range(MAX_ROUNDS + len(sessions)):
         extra: list[Sighting] = []
+        rekeyed: list[Handshake] = []
         for i, h in enumerate(todo):
             if progress is not None:
                 progress("attacking IKE SAs", i, len(todo))
@@ -163,6 +168,8 @@ def decrypt_capture(
             out = _attack(h, walker, options, cracked)
             outcomes[h.sid] = out
             by_id[h.sid]["time_s"] = round(time.perf_counter() - t0, 4)
+            if isinstance(out, Ikev2Outcome):
+                rekeyed += adopt_rekeys(out, ike_groups, by_id, sessions, adopted)
             label = "Quick Mode Nr" if isinstance(h, Ikev1Handshake) else "CREATE_CHILD_SA Nr"
             for n, o in out.child_nonces:
                 if len(n) == NONCE_SIZE and n not in walked:
@@ -170,10 +177,12 @@ def decrypt_capture(
                     extra.append(Sighting(h.sid, label, n, o))
         if progress is not None:
             progress("attacking IKE SAs", len(todo), len(todo))
-        if not extra:
+        handshakes += rekeyed
+        if not extra and not rekeyed:
             break
-        recover(extra)  # a child nonce a walk predicts costs nothing; the others are swept
-        retry = {e.session for e in extra}
+        if extra:
+            recover(extra)  # a child nonce a walk predicts costs nothing; the others are swept
+        retry = {e.session for e in extra} | {h.sid for h in rekeyed}
         todo = [h for h in handshakes if h.sid in retry]
     timings["attack_s"] = time.perf_counter() - t_attack - (timings["recovery_s"] - r_before)
     for h in handshakes:  # a walk that predicts another connection's nonce confirms its state
@@ -212,6 +221,7 @@ def decrypt_capture(
         "anchors_walked": len(walker.anchors),
         "nonce_recovery": {how: sum(r.how == how for r in recoveries.values()) for how in (SWEEP, PREDICTED, CACHE)},
         "walk_steps": options.steps,
+        "ike_rekey_chains": rekey_chains(sessions),
         "timings": {**{k: round(v, 3) for k, v in timings.items()},
                     "total_s": round(time.perf_counter() - started, 3)},
     }
@@ -258,6 +268,7 @@ def _report(h: Handshake, out: Outcome, entry: dict[str, Any], walker: PrngWalke
     entry["keys"] = keys
     entry["ike_messages_decrypted"] = out.decrypted
     entry["ike_messages_failed"] = out.undecrypted
+    entry["ike_messages_retransmitted"] = out.retransmitted
     entry["child_sas"] = out.children
 
 

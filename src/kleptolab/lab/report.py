@@ -4,15 +4,16 @@
 HTML page with no external resources: inline CSS, an inline SVG plot, and
 every value HTML-escaped.  Each section carries a stable ``id`` so tests (and
 readers) can find it: ``timeline``, ``prng-draws``, ``keys``, ``plaintext``,
-``unlocks``, ``detectors``, ``recovery-work``, ``patched`` and, when a stage
-went wrong, ``problems``.
+``unlocks``, ``detectors``, ``recovery-work``, ``patched``, ``rekeys`` when
+IKE SAs were rekeyed, and, when a stage went wrong, ``problems``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from html import escape
+from typing import Any
 
 from kleptolab.lab.model import DemoRun, PhaseResult, RecoveryWork
 
@@ -36,8 +37,11 @@ pre{background:#f0f2f5;padding:.6rem;border-radius:6px;overflow-x:auto;font-size
 """
 
 
-def render_report(run: DemoRun, problems: Sequence[str] = ()) -> str:
-    """Return the complete HTML page for ``run`` (``problems``: stages that went wrong)."""
+def render_report(
+    run: DemoRun, problems: Sequence[str] = (), rekey_chains: Sequence[Mapping[str, Any]] = ()
+) -> str:
+    """Return the complete HTML page for ``run`` (``problems``: stages that went wrong;
+    ``rekey_chains``: the decryptor's report.json ``ike_rekey_chains``)."""
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -54,6 +58,7 @@ def render_report(run: DemoRun, problems: Sequence[str] = ()) -> str:
         _draws(run.backdoored),
         _unlocks(run.backdoored),
         _keys(run.backdoored),
+        rekeys_section(rekey_chains),
         _plaintext(run.backdoored),
         _detectors(run),
         _log_act(run),
@@ -267,3 +272,30 @@ def _patched(run: DemoRun) -> str:
         ["match" if p.sent == p.decrypted else "mismatch" for p in phase.plaintext],
     )
     return _section("patched", "After the upgrade", body + "<h3>The same traffic, after the upgrade</h3>" + pairs)
+
+
+def rekeys_section(chains: Sequence[Mapping[str, Any]]) -> str:
+    """The ``rekeys`` section: each IKEv2 SA chain (RFC 7296 §2.18) and whether every link decrypted."""
+    if not chains:
+        return ""
+    rows = []
+    classes = []
+    for chain in chains:
+        rows.append([f"<code>{escape(str(chain['root']))}</code>", "IKE_SA_INIT", "", "", ""])
+        classes.append("")
+        for link in chain.get("links", []):
+            rows.append([f"<code>{escape(str(link['id']))}</code>", f"rekey (frame {escape(str(link['frame']))})",
+                         _status(bool(link["decrypted"])), escape(str(link["child_sas"])),
+                         escape(str(link["esp_packets"]))])
+            classes.append("match" if link["decrypted"] else "mismatch")
+        for sid in chain.get("redundant", []):
+            rows.append([f"<code>{escape(str(sid))}</code>", "redundant (simultaneous rekey)", "", "", ""])
+            classes.append("stale")
+    return _section(
+        "rekeys",
+        "IKE SA rekey chains",
+        _table(["IKE SA (SPIi:SPIr)", "made by", "decrypted", "child SAs", "ESP packets"], rows, classes),
+        "Each rekey makes a new IKE SA: SKEYSEED = prf(SK_d (old), g^ir (new) | Ni | Nr) (RFC 7296 "
+        "§2.18). The attacker needs the old SA's SK_d and the new Diffie-Hellman exponent, which the "
+        "same PRNG walk predicts, so the whole chain falls with the first handshake.",
+    )
