@@ -332,7 +332,10 @@ def _write(outcome: DemoOutcome) -> None:
     """run.json and report.html (reproducible for a seed), then timings.json (wall-clock figures)."""
     data: dict[str, Any] = outcome.run.to_json()
     data["problems"] = outcome.problems
-    (outcome.out / "report.html").write_text(render_report(outcome.run, outcome.problems), encoding="utf-8")
+    chains = [chain for report in sorted(outcome.out.glob("*/decrypt/report.json"))
+              for chain in json.loads(report.read_text(encoding="utf-8")).get("ike_rekey_chains", [])]
+    (outcome.out / "report.html").write_text(render_report(outcome.run, outcome.problems, chains),
+                                             encoding="utf-8")
     files = [p.relative_to(outcome.out) for p in outcome.out.rglob("*") if p.is_file()]
     data["files"] = sorted({str(p) for p in files} | {"run.json", *VOLATILE_FILES})
     (outcome.out / "run.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
