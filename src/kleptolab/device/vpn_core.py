@@ -4,8 +4,10 @@
 header of every datagram on the 500/4500 roles (stripping the RFC 3948
 non-ESP marker on 4500), dispatches by the initiator SPI/cookie to one
 engine per IKE SA (IKEv1 or IKEv2 by the header's major version), admits new
-SAs through :class:`~kleptolab.device.admission.Admission` (half-open bound,
-IKEv2 COOKIEs), turns ``ChildSaEstablished`` into ESP SA pairs, and
+SAs through :class:`~kleptolab.device.admission.Admission` (fair, bounded
+half-open state: eviction for IKEv1, COOKIEs for IKEv2; embryonic SAs live
+``embryonic_timeout`` seconds, those that showed return routability
+``half_open_timeout``), turns ``ChildSaEstablished`` into ESP SA pairs, and
 decapsulates UDP-encapsulated ESP into :class:`InnerPacket` events.
 Anything malformed is dropped and logged, never raised.
 """
@@ -17,7 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from kleptolab.device.admission import Admission, Verdict
+from kleptolab.device.admission import EMBRYONIC_TIMEOUT, Admission, Decision, Verdict
 from kleptolab.device.engines import DefaultEngines, EngineFactory, engine_floated
 from kleptolab.device.tunnels import TunnelTable
 from kleptolab.device.vpn_events import (
@@ -101,6 +103,7 @@ class VpnCore:
         max_half_open: int = 32,
         max_half_open_per_peer: int | None = None,
         half_open_timeout: float = 30.0,
+        embryonic_timeout: float = EMBRYONIC_TIMEOUT,
         clock: Callable[[], float] = time.monotonic,
         engines: EngineFactory | None = None,
         esp_random: Callable[[int], bytes] = os.urandom,
@@ -114,6 +117,7 @@ class VpnCore:
         """Actual local port of each role (the service fills in what it bound)."""
         self._clock = clock
         self._timeout = half_open_timeout
+        self._embryonic_timeout = min(embryonic_timeout, half_open_timeout)
         self._engines = engines if engines is not None else DefaultEngines(self.configs, keys)
         self._esp_random = esp_random
         self._admission = Admission(
@@ -235,7 +239,7 @@ class VpnCore:
                 "tunnel", f"ESP SA SPI <{tunnel.child.spi_in.hex()}> lifetime expired."
             )
         for slot in list(self._sas.values()):
-            if not slot.established and now - slot.created > self._timeout:
+            if not slot.established and now - slot.created > self._half_open_limit(slot):
                 self._remove(slot)
                 events.append(self._drop(slot.remote, f"half-open SA {slot.spi_i.hex()} timed out"))
             elif now >= slot.expires:
@@ -299,17 +303,19 @@ class VpnCore:
         if version not in (1, 2):
             return [self._drop(remote, f"IKE major version {version} not supported")]
         slot = self._sas.get(header.spi_i)
+        admitted: Decision | None = None
         if slot is None:
             created = self._new_responder(header, message, remote, port)
             if isinstance(created, Dropped) or created is None:
                 return [created] if created is not None else []
-            slot = created
+            slot, admitted = created
         elif slot.version != version:
             return [
                 self._drop(
                     remote, f"IKEv{version} message for IKEv{slot.version} SA {header.spi_i.hex()}"
                 )
             ]
+        echoes_spi_r = slot.spi_r != bytes(8) and header.spi_r == slot.spi_r
         try:
             ike_events = slot.engine.receive(message[: header.length])
         except Exception as exc:
@@ -318,15 +324,23 @@ class VpnCore:
             return [self._drop(remote, f"engine rejected message: {type(exc).__name__}: {exc}")]
         if not any(isinstance(e, ExchangeFailed) for e in ike_events):
             slot.remote, slot.local_port = remote, port  # NAT-T float: answer where it came from
+            if echoes_spi_r and not slot.initiator:
+                self._admission.table.verify(slot.spi_i)  # return routability shown
         if slot.initiator and slot.local_port == IKE_PORT and engine_floated(slot.engine):
             slot.local_port = NATT_PORT
             slot.remote = (slot.remote[0], slot.peer_natt_port)
-        self._queue(slot, _outgoing(slot.engine))
-        return self._handle(slot, ike_events)
+        messages = _outgoing(slot.engine)
+        if messages and not slot.initiator and slot.spi_r == bytes(8):
+            slot.spi_r = _responder_spi(messages[0])
+        self._queue(slot, messages)
+        events = self._handle(slot, ike_events)
+        if admitted is not None and slot.spi_i in self._sas:  # it survived: now make room
+            self._evict(admitted)
+        return events
 
     def _new_responder(
         self, header: IkeHeader, message: bytes, remote: Address, port: int
-    ) -> _IkeSlot | Dropped | None:
+    ) -> tuple[_IkeSlot, Decision] | Dropped | None:
         version = header.major_version
         first = (
             header.exchange_type in _V1_FIRST_EXCHANGES
@@ -338,10 +352,7 @@ class VpnCore:
         if not first or header.spi_r != bytes(8):
             return self._drop(remote, f"IKEv{version} message for unknown SA {header.spi_i.hex()}")
         self._expire()
-        from_peer = sum(
-            1 for s in self._sas.values() if not s.established and s.remote[0] == remote[0]
-        )
-        decision = self._admission.decide(version, message, remote[0], self.half_open, from_peer)
+        decision = self._admission.decide(version, message, remote[0])
         if decision.verdict is Verdict.DROP:
             return self._drop(remote, decision.reason)
         if decision.verdict is Verdict.SEND_COOKIE:
@@ -351,16 +362,20 @@ class VpnCore:
                 "ike", f"IKE {remote[0]}: IKEv2 COOKIE sent ({decision.reason})", remote=remote
             )
             return None
-        while self.half_open >= self._admission.hard_cap:
-            oldest = min(
-                (s for s in self._sas.values() if not s.established), key=lambda s: s.created
-            )
-            self._remove(oldest)
-            self.report.drop(oldest.remote, f"evicted half-open SA {oldest.spi_i.hex()}")
         engine = self._engines.responder(version, (self.local[0], self.local_ports[port]), remote)
         slot = _IkeSlot(header.spi_i, version, engine, remote, port, self._clock(), False)
         self._sas[header.spi_i] = slot
-        return slot
+        self._admission.admitted(header.spi_i, remote[0], slot.created, version, decision)
+        return slot, decision
+
+    def _evict(self, decision: Decision) -> None:
+        for spi in decision.evict:
+            victim = self._sas.get(spi)
+            if victim is not None and not victim.established:
+                self._remove(victim)
+                self.report.drop(
+                    victim.remote, f"evicted half-open SA {spi.hex()} ({decision.reason})"
+                )
 
     def _handle(self, slot: _IkeSlot, ike_events: list[IkeEvent]) -> list[VpnEvent]:
         events: list[VpnEvent] = []
@@ -368,6 +383,7 @@ class VpnCore:
             events.append(IkeEventSeen(slot.remote, event))
             if isinstance(event, IkeSaEstablished):
                 slot.established = True
+                self._admission.table.discard(slot.spi_i)
                 slot.spi_r = event.spi_r
                 slot.expires = self._clock() + event.proposal.lifetime
                 slot.config_name = slot.config_name or _config_for(
@@ -418,7 +434,9 @@ class VpnCore:
     def _expire(self) -> None:
         now = self._clock()
         for slot in [
-            s for s in self._sas.values() if not s.established and now - s.created > self._timeout
+            s
+            for s in self._sas.values()
+            if not s.established and now - s.created > self._half_open_limit(s)
         ]:
             self._remove(slot)
             self.report.drop(slot.remote, f"half-open SA {slot.spi_i.hex()} timed out")
@@ -431,8 +449,15 @@ class VpnCore:
             self._tunnels.remove(slot.spi_i, spis)
         self.report.deleted(slot.remote, sorted(spis))
 
+    def _half_open_limit(self, slot: _IkeSlot) -> float:
+        """Lifetime of a half-open SA: short while embryonic (see :mod:`~kleptolab.device.admission`)."""
+        if slot.initiator or self._admission.table.is_verified(slot.spi_i):
+            return self._timeout
+        return self._embryonic_timeout
+
     def _remove(self, slot: _IkeSlot) -> None:
         self._sas.pop(slot.spi_i, None)
+        self._admission.table.discard(slot.spi_i)
         self._tunnels.remove(slot.spi_i)
 
     def _drop(self, remote: Address, reason: str) -> Dropped:
@@ -442,6 +467,14 @@ class VpnCore:
 
 def _outgoing(engine: IkeEndpoint) -> list[bytes]:
     return list(engine.outgoing())
+
+
+def _responder_spi(message: bytes) -> bytes:
+    """The responder SPI/cookie our engine put in its first reply (zero if unreadable)."""
+    try:
+        return IkeHeader.parse(message).spi_r
+    except WireError:
+        return bytes(8)
 
 
 def _config_for(configs: Sequence[PeerConfig], engine: IkeEndpoint, peer_id: str) -> str:
