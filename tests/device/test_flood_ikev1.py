@@ -92,3 +92,26 @@ def test_full_size_mutated_packets() -> None:
     seeds = real_ike_packets()
     payloads = [mutate(rng, rng.choice(seeds)) for _ in range(50_000)]
     check(run_flood("mutated 50k", payloads, attempts=50), min_attempts=40)
+
+
+def test_aggressive_mode_responder_defers_g_xy_until_message_3() -> None:
+    """A spoofed AM request costs the responder one exponentiation (g^x), not two."""
+    import dataclasses
+
+    from kleptolab.device.engines import DefaultEngines
+    from kleptolab.ike.common import IkeSaEstablished, SimpleKeySource
+
+    from .flood_gateway import gateway_peers
+
+    peer = next(p for p in gateway_peers(True) if p.version == 1)
+    mine = dataclasses.replace(peer, local_id="client.example", remote_id="gw.example")
+    keys = SimpleKeySource(os.urandom)
+    initiator = DefaultEngines([mine], keys).initiator(mine, ("127.0.0.1", 500), ("127.0.0.1", 500))
+    responder = DefaultEngines([peer], keys).responder(1, ("127.0.0.1", 500), ("127.0.0.1", 500))
+    assert responder.receive(next(iter(initiator.outgoing()))) == []
+    assert responder.phase1_keys is None and not responder.g_xy  # type: ignore[attr-defined]
+    events = initiator.receive(next(iter(responder.outgoing())))
+    mine_up = [e for e in events if isinstance(e, IkeSaEstablished)]
+    events = responder.receive(next(iter(initiator.outgoing())))
+    theirs = [e for e in events if isinstance(e, IkeSaEstablished)]
+    assert mine_up and theirs and mine_up[0].keys == theirs[0].keys  # same keys as before
