@@ -21,6 +21,20 @@ import pytest
 from .flood_harness import FloodResult, first_message, mutate, real_ike_packets, run_flood
 
 pytestmark = pytest.mark.network
+MAX_LOAD_PER_CPU = 2.5
+
+
+@pytest.fixture(autouse=True)
+def quiet_host(request: pytest.FixtureRequest) -> None:
+    """Flood timings mean nothing on a host whose run queue starves the gateway process."""
+    if "defers" in request.node.name:  # no sockets, no timing
+        return
+    load, cpus = os.getloadavg()[0], os.cpu_count() or 1
+    if load / cpus > MAX_LOAD_PER_CPU:
+        pytest.skip(
+            f"host overloaded (load average {load:.1f} on {cpus} CPUs): flood rates untestable"
+        )
+
 
 CI_PACKETS = 1_500
 RATE = 500.0
