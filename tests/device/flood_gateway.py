@@ -81,7 +81,7 @@ async def _main(options: dict[str, object]) -> None:
     result = {
         "peak_half_open": peak["half_open"],
         "peak_sas": peak["sas"],
-        "hard_cap": 2 * config.max_half_open,
+        "hard_cap": core._admission.hard_cap,  # test instrumentation
         "received": received,
         "peak_rss_kib": usage.ru_maxrss,
         "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),

@@ -2,13 +2,13 @@
 
 Scaled for CI: 1,500 packets at 500/s (3 s) from 250 loopback addresses
 (127.1.0.1-250) while a legitimate client on 127.0.0.1 makes 8 attempts; the
-Aggressive Mode flood runs at 250/s in CI, because each AM first message costs
-the responder about 2 ms of CPU (Dual EC draws and two modular
-exponentiations before any return routability, RFC 2409 §5.4), so 500/s
-saturates one core and the test would measure the CI machine's load.  The
-``slow`` variants run the full sizes at 500/s (20,000 Main/Aggressive Mode
-first messages, 50,000 mutated real IKE packets).  Before fair eviction the
-legitimate client failed every attempt under all of them.
+``slow`` variants run the full sizes (20,000 Main/Aggressive Mode first
+messages, 50,000 mutated real IKE packets, 500/s).  Before fair eviction the
+legitimate client failed every attempt under all of them.  An Aggressive Mode
+first message costs the responder one modular exponentiation and its Dual EC
+draws (about 1.2 ms), so a 500/s AM flood needs roughly 60% of a core: CI runs
+it at 250/s, the ``slow`` variant at 500/s, and on a host whose load starves
+the gateway the tests skip rather than measure the host.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import pytest
 from .flood_harness import FloodResult, first_message, mutate, real_ike_packets, run_flood
 
 pytestmark = pytest.mark.network
-MAX_LOAD_PER_CPU = 2.5
+MAX_LOAD_PER_CPU = 2.0
 
 
 @pytest.fixture(autouse=True)
@@ -52,13 +52,14 @@ def check(result: FloodResult, min_attempts: int, rate: float = RATE) -> None:
     gateway = result.gateway
     assert gateway["peak_half_open"] <= gateway["hard_cap"], result.line()  # bounded state
     assert gateway["peak_sas"] <= gateway["hard_cap"] + 2, result.line()
+    assert gateway["peak_rss_kib"] < 256 * 1024, result.line()
 
 
 @pytest.mark.parametrize("aggressive", [False, True], ids=["main-mode", "aggressive-mode"])
 def test_first_message_flood_from_250_sources_leaves_room_for_a_legitimate_client(
     aggressive: bool,
 ) -> None:
-    rate = RATE / 2 if aggressive else RATE
+    rate = RATE / 2 if aggressive else RATE  # CI: AM at 250/s (30% of a core), slow: 500/s
     payloads = fresh_spis(first_message(aggressive), int(CI_PACKETS * rate / RATE))
     result = run_flood(
         "AM flood" if aggressive else "MM flood",

@@ -46,6 +46,7 @@ def make_core(
         log=log,
         max_half_open=max_half_open,
         max_half_open_per_peer=per_peer or max_half_open,
+        max_half_open_v1=max_half_open,  # E = T: the small numbers below stay readable
         engines=engines,
         clock=clock or Clock(),
         cookie_secret=b"s" * 32,

@@ -7,7 +7,8 @@ an IKEv2 request admitted with a valid COOKIE, RFC 7296 §2.6, or its
 IKE_AUTH).  Spoofed first messages never get past embryonic.
 
 Budgets: ``max_half_open`` (T) in all and ``max_per_peer`` (P) per source
-address.  Within both, a new initiator is admitted.  Beyond them:
+address, and ``v1_budget`` (E, default :data:`V1_EMBRYONIC_BUDGET`) for
+embryonic IKEv1 SAs.  Within them, a new initiator is admitted.  Beyond them:
 
 * IKEv2: the IKE_SA_INIT is admitted only with a valid COOKIE, else it is
   answered statelessly with one (strongSwan's ``cookie_threshold`` and
@@ -18,13 +19,13 @@ address.  Within both, a new initiator is admitted.  Beyond them:
   survived its first message, so garbage evicts nothing): over P from the same source,
   a *random* embryonic SA of that source (a spoofer sharing the client's
   address only shortens the client's odds, it never blocks it outright);
-  over T, the *oldest* embryonic SA of the source holding the most.  A flood
+  over E, the *oldest* embryonic SA of the source holding the most.  A flood
   from many addresses thus evicts its own entries first, and a legitimate
-  initiator's fresh entry outlives at least T further first messages, far
-  longer than one round trip on a loaded gateway.
+  initiator's fresh entry outlives at least E further first messages: longer
+  than one round trip plus the receive backlog of a saturated gateway.
 
-In all, half-open SAs never exceed the hard cap 2T (then the oldest
-embryonic one, else the oldest verified one, is evicted), and embryonic ones
+In all, half-open SAs never exceed the hard cap max(2T, T + E) (then the
+oldest embryonic one, else the oldest verified one, is evicted), and embryonic ones
 live ``embryonic_timeout`` seconds, verified ones the core's half-open
 timeout.  This differs from strongSwan (``init_limit_half_open`` and
 ``block_threshold`` drop new requests) and Libreswan (``max-halfopen-ike``
@@ -49,6 +50,11 @@ IKEV2_NOTIFY = 41
 NOTIFY_COOKIE = 16390
 EMBRYONIC_TIMEOUT = 5.0
 """Seconds an embryonic SA may wait for its initiator's second message."""
+V1_EMBRYONIC_BUDGET = 512
+"""Default room for embryonic IKEv1 SAs (E).  It must exceed the receive backlog in
+packets (a 208 KiB socket buffer holds a few hundred first messages): under a flood a
+legitimate SA outlives E later first messages, so its message 3, queued behind the
+backlog, still finds it.  A few KiB each: about 5 MiB in all."""
 
 
 class Verdict(Enum):
@@ -87,6 +93,7 @@ class HalfOpenTable:
         self._entries: dict[bytes, _Entry] = {}
         self._count: dict[str, int] = {}  # embryonic SAs per address, any version
         self._evictable: dict[str, dict[bytes, None]] = {}  # embryonic IKEv1, oldest first
+        self._evictable_count = 0
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -122,6 +129,10 @@ class HalfOpenTable:
     def embryonic(self) -> int:
         return sum(self._count.values())
 
+    def evictable(self) -> int:
+        """Embryonic IKEv1 SAs."""
+        return self._evictable_count
+
     def from_address(self, address: str) -> int:
         """Embryonic SAs from ``address``."""
         return self._count.get(address, 0)
@@ -156,6 +167,7 @@ class HalfOpenTable:
         self._count[entry.address] = self._count.get(entry.address, 0) + 1
         if entry.version == 1:
             self._evictable.setdefault(entry.address, {})[spi] = None
+            self._evictable_count += 1
 
     def _unindex(self, spi: bytes, entry: _Entry) -> None:
         left = self._count.get(entry.address, 0) - 1
@@ -164,8 +176,9 @@ class HalfOpenTable:
         else:
             self._count.pop(entry.address, None)
         spis = self._evictable.get(entry.address)
-        if spis is not None:
-            spis.pop(spi, None)
+        if spis is not None and spi in spis:
+            del spis[spi]
+            self._evictable_count -= 1
             if not spis:
                 del self._evictable[entry.address]
 
@@ -184,6 +197,7 @@ class Admission:
         secret: bytes,
         max_per_peer: int | None = None,
         *,
+        v1_budget: int | None = None,
         rand_below: Callable[[int], int] = secrets.randbelow,
     ) -> None:
         if max_half_open < 1:
@@ -193,24 +207,34 @@ class Admission:
             raise ValueError(f"max_per_peer must be between 1 and {max_half_open}, got {per_peer}")
         self.max_half_open = max_half_open
         self.max_per_peer = per_peer
+        self.v1_budget = max(max_half_open, V1_EMBRYONIC_BUDGET) if v1_budget is None else v1_budget
+        if self.v1_budget < 1:
+            raise ValueError(f"v1_budget must be at least 1, got {self.v1_budget}")
         self.jar = CookieJar(secret)
         self.table = HalfOpenTable()
         self._rand_below = rand_below
 
     @property
     def hard_cap(self) -> int:
-        """Half-open SAs never exceed this: 2 * ``max_half_open``."""
-        return 2 * self.max_half_open
+        """Half-open SAs never exceed this: max(2T, T + E)."""
+        return max(2 * self.max_half_open, self.max_half_open + self.v1_budget)
 
     def decide(self, version: int, message: bytes, address: str) -> Decision:
         """Judge a first message (IKEv1 MM/AM request or IKEv2 IKE_SA_INIT request) from ``address``."""
         table = self.table
         half_open, from_peer = len(table), table.from_address(address)
+        if version == 1:
+            if (
+                half_open < self.hard_cap
+                and table.evictable() < self.v1_budget
+                and from_peer < self.max_per_peer
+            ):
+                return Decision(Verdict.ADMIT, "below the half-open bounds")
+            load = f"{half_open} half-open SAs ({from_peer} from {address})"
+            return self._evict_for_v1(address, from_peer, load)
         if half_open < self.max_half_open and from_peer < self.max_per_peer:
             return Decision(Verdict.ADMIT, "below the half-open bounds")
         load = f"{half_open} half-open SAs ({from_peer} from {address})"
-        if version == 1:
-            return self._evict_for_v1(address, from_peer, load)
         try:
             reply = cookie_challenge(message, self.jar, address)
         except WireError as exc:

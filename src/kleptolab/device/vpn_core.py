@@ -102,6 +102,7 @@ class VpnCore:
         local: Address = ("0.0.0.0", IKE_PORT),
         max_half_open: int = 32,
         max_half_open_per_peer: int | None = None,
+        max_half_open_v1: int | None = None,
         half_open_timeout: float = 30.0,
         embryonic_timeout: float = EMBRYONIC_TIMEOUT,
         clock: Callable[[], float] = time.monotonic,
@@ -121,7 +122,10 @@ class VpnCore:
         self._engines = engines if engines is not None else DefaultEngines(self.configs, keys)
         self._esp_random = esp_random
         self._admission = Admission(
-            max_half_open, cookie_secret or os.urandom(32), max_half_open_per_peer
+            max_half_open,
+            cookie_secret or os.urandom(32),
+            max_half_open_per_peer,
+            v1_budget=max_half_open_v1,
         )
         self._sas: dict[bytes, _IkeSlot] = {}
         self._tunnels = TunnelTable(esp_random, clock)
