@@ -53,6 +53,7 @@ from kleptolab.ike.v2.engine import Ikev2Initiator, Ikev2Responder
 from kleptolab.ike.wire import IkeHeader, WireError
 
 KEEPALIVE_INTERVAL = 20.0
+EXPIRE_EVERY = 0.1
 _V1_FIRST_EXCHANGES = (2, 4)  # Identity Protection (Main Mode), Aggressive
 _V2_SA_INIT = 34
 
@@ -128,6 +129,7 @@ class VpnCore:
             v1_budget=max_half_open_v1,
         )
         self._sas: dict[bytes, _IkeSlot] = {}
+        self._last_expire = float("-inf")
         self._tunnels = TunnelTable(esp_random, clock)
         self._out: list[Datagram] = []
 
@@ -436,7 +438,12 @@ class VpnCore:
             self._out.append(Datagram(data, slot.remote, slot.local_port))
 
     def _expire(self) -> None:
+        """Drop stale half-open SAs; under a flood at most every ``EXPIRE_EVERY`` seconds
+        (a scan over the table per first message would cost more than the message)."""
         now = self._clock()
+        if 0 <= now - self._last_expire < EXPIRE_EVERY:
+            return
+        self._last_expire = now
         for slot in [
             s
             for s in self._sas.values()
