@@ -175,7 +175,10 @@ class Gateway:
             limits=ConsoleLimits(
                 config.console.max_sessions, config.console.idle_timeout,
                 config.console.login_timeout, config.console.max_login_attempts,
+                max_pending=config.console.max_pending,
+                max_pending_per_source=config.console.max_pending_per_source,
             ),
+            access=config.admin_access, clock=clock,
         )
         self.telnet = TelnetConsole(self.admin)
         self.ssh: SshConsole | None = None
@@ -309,6 +312,9 @@ class Gateway:
         lines = [f'set hostname "{c.hostname}"', "set clock timezone 0"]
         for admin in c.admins:
             lines.append(f'set admin user "{admin.name}" password "{_short(admin)}" privilege "all"')
+        access = self.admin.lockout.policy
+        lines += [f"set admin access attempts {access.attempts}",
+                  f"set admin access lock-out-period {access.lock_out_period}"]
         if self.prng.one_stage_rng:
             lines.append("set key one-stage-rng")
         for v in c.vpns:

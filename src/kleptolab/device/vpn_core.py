@@ -4,8 +4,10 @@
 header of every datagram on the 500/4500 roles (stripping the RFC 3948
 non-ESP marker on 4500), dispatches by the initiator SPI/cookie to one
 engine per IKE SA (IKEv1 or IKEv2 by the header's major version), admits new
-SAs through :class:`~kleptolab.device.admission.Admission` (half-open bound,
-IKEv2 COOKIEs), turns ``ChildSaEstablished`` into ESP SA pairs, and
+SAs through :class:`~kleptolab.device.admission.Admission` (fair, bounded
+half-open state: eviction for IKEv1, COOKIEs for IKEv2; embryonic SAs live
+``embryonic_timeout`` seconds, those that showed return routability
+``half_open_timeout``), turns ``ChildSaEstablished`` into ESP SA pairs, and
 decapsulates UDP-encapsulated ESP into :class:`InnerPacket` events.
 Anything malformed is dropped and logged, never raised.
 
@@ -22,7 +24,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 
-from kleptolab.device.admission import Admission, Verdict
+from kleptolab.device.admission import EMBRYONIC_TIMEOUT, Admission, Decision, Verdict
 from kleptolab.device.engines import DefaultEngines, EngineFactory, engine_floated
 from kleptolab.device.ike_slots import IkeSlot, RetiredSas, successor
 from kleptolab.device.tunnels import TunnelTable
@@ -58,6 +60,7 @@ from kleptolab.ike.v2.session import Ikev2Session, Ikev2State
 from kleptolab.ike.wire import IkeHeader, WireError
 
 KEEPALIVE_INTERVAL = 20.0
+EXPIRE_EVERY = 0.1
 _V1_FIRST_EXCHANGES = (2, 4)  # Identity Protection (Main Mode), Aggressive
 _V2_SA_INIT = 34
 
@@ -89,7 +92,9 @@ class VpnCore:
         local: Address = ("0.0.0.0", IKE_PORT),
         max_half_open: int = 32,
         max_half_open_per_peer: int | None = None,
+        max_half_open_v1: int | None = None,
         half_open_timeout: float = 30.0,
+        embryonic_timeout: float = EMBRYONIC_TIMEOUT,
         clock: Callable[[], float] = time.monotonic,
         engines: EngineFactory | None = None,
         esp_random: Callable[[int], bytes] = os.urandom,
@@ -103,13 +108,18 @@ class VpnCore:
         """Actual local port of each role (the service fills in what it bound)."""
         self._clock = clock
         self._timeout = half_open_timeout
+        self._embryonic_timeout = min(embryonic_timeout, half_open_timeout)
         self._engines = engines if engines is not None else DefaultEngines(self.configs, keys)
         self._esp_random = esp_random
         self._admission = Admission(
-            max_half_open, cookie_secret or os.urandom(32), max_half_open_per_peer
+            max_half_open,
+            cookie_secret or os.urandom(32),
+            max_half_open_per_peer,
+            v1_budget=max_half_open_v1,
         )
         self._sas: dict[bytes, IkeSlot] = {}
         self._retired = RetiredSas()
+        self._last_expire = float("-inf")
         self._tunnels = TunnelTable(esp_random, clock)
         self._out: list[Datagram] = []
 
@@ -249,7 +259,7 @@ class VpnCore:
                 "tunnel", f"ESP SA SPI <{tunnel.child.spi_in.hex()}> lifetime expired."
             )
         for slot in list(self._sas.values()):
-            if not slot.established and now - slot.created > self._timeout:
+            if not slot.established and now - slot.created > self._half_open_limit(slot):
                 self._remove(slot)
                 events.append(self._drop(slot.remote, f"half-open SA {slot.spi_i.hex()} timed out"))
             elif now >= slot.expires:
@@ -328,17 +338,19 @@ class VpnCore:
         slot = self._sas.get(header.spi_i)
         if slot is None and header.spi_i in self._retired:
             return self._retired_in(header.spi_i, message[: header.length], remote, port)
+        admitted: Decision | None = None
         if slot is None:
             created = self._new_responder(header, message, remote, port)
             if isinstance(created, Dropped) or created is None:
                 return [created] if created is not None else []
-            slot = created
+            slot, admitted = created
         elif slot.version != version:
             return [
                 self._drop(
                     remote, f"IKEv{version} message for IKEv{slot.version} SA {header.spi_i.hex()}"
                 )
             ]
+        echoes_spi_r = slot.spi_r != bytes(8) and header.spi_r == slot.spi_r
         try:
             ike_events = slot.engine.receive(message[: header.length])
         except Exception as exc:
@@ -347,11 +359,19 @@ class VpnCore:
             return [self._drop(remote, f"engine rejected message: {type(exc).__name__}: {exc}")]
         if not any(isinstance(e, ExchangeFailed) for e in ike_events):
             slot.remote, slot.local_port = remote, port  # NAT-T float: answer where it came from
+            if echoes_spi_r and not slot.initiator:
+                self._admission.table.verify(slot.spi_i)  # return routability shown
         if slot.initiator and slot.local_port == IKE_PORT and engine_floated(slot.engine):
             slot.local_port = NATT_PORT
             slot.remote = (slot.remote[0], slot.peer_natt_port)
-        self._queue(slot, _outgoing(slot.engine))
-        return self._handle(slot, ike_events)
+        messages = _outgoing(slot.engine)
+        if messages and not slot.initiator and slot.spi_r == bytes(8):
+            slot.spi_r = _responder_spi(messages[0])
+        self._queue(slot, messages)
+        events = self._handle(slot, ike_events)
+        if admitted is not None and slot.spi_i in self._sas:  # it survived: now make room
+            self._evict(admitted)
+        return events
 
     def _retired_in(
         self, spi_i: bytes, message: bytes, remote: Address, port: int
@@ -378,7 +398,7 @@ class VpnCore:
 
     def _new_responder(
         self, header: IkeHeader, message: bytes, remote: Address, port: int
-    ) -> IkeSlot | Dropped | None:
+    ) -> tuple[IkeSlot, Decision] | Dropped | None:
         version = header.major_version
         first = (
             header.exchange_type in _V1_FIRST_EXCHANGES
@@ -390,10 +410,7 @@ class VpnCore:
         if not first or header.spi_r != bytes(8):
             return self._drop(remote, f"IKEv{version} message for unknown SA {header.spi_i.hex()}")
         self._expire()
-        from_peer = sum(
-            1 for s in self._sas.values() if not s.established and s.remote[0] == remote[0]
-        )
-        decision = self._admission.decide(version, message, remote[0], self.half_open, from_peer)
+        decision = self._admission.decide(version, message, remote[0])
         if decision.verdict is Verdict.DROP:
             return self._drop(remote, decision.reason)
         if decision.verdict is Verdict.SEND_COOKIE:
@@ -403,16 +420,20 @@ class VpnCore:
                 "ike", f"IKE {remote[0]}: IKEv2 COOKIE sent ({decision.reason})", remote=remote
             )
             return None
-        while self.half_open >= self._admission.hard_cap:
-            oldest = min(
-                (s for s in self._sas.values() if not s.established), key=lambda s: s.created
-            )
-            self._remove(oldest)
-            self.report.drop(oldest.remote, f"evicted half-open SA {oldest.spi_i.hex()}")
         engine = self._engines.responder(version, (self.local[0], self.local_ports[port]), remote)
         slot = IkeSlot(header.spi_i, version, engine, remote, port, self._clock(), False)
         self._sas[header.spi_i] = slot
-        return slot
+        self._admission.admitted(header.spi_i, remote[0], slot.created, version, decision)
+        return slot, decision
+
+    def _evict(self, decision: Decision) -> None:
+        for spi in decision.evict:
+            victim = self._sas.get(spi)
+            if victim is not None and not victim.established:
+                self._remove(victim)
+                self.report.drop(
+                    victim.remote, f"evicted half-open SA {spi.hex()} ({decision.reason})"
+                )
 
     def _handle(self, slot: IkeSlot, ike_events: list[IkeEvent]) -> list[VpnEvent]:
         events: list[VpnEvent] = []
@@ -422,6 +443,7 @@ class VpnCore:
                 self._rekeyed(slot, event)
             elif isinstance(event, IkeSaEstablished):
                 slot.established = True
+                self._admission.table.discard(slot.spi_i)
                 slot.spi_r = event.spi_r
                 slot.expires = self._clock() + event.proposal.lifetime
                 slot.config_name = slot.config_name or _config_for(
@@ -488,9 +510,16 @@ class VpnCore:
             self._out.append(Datagram(data, slot.remote, slot.local_port))
 
     def _expire(self) -> None:
+        """Drop stale half-open SAs; under a flood at most every ``EXPIRE_EVERY`` seconds
+        (a scan over the table per first message would cost more than the message)."""
         now = self._clock()
+        if 0 <= now - self._last_expire < EXPIRE_EVERY:
+            return
+        self._last_expire = now
         for slot in [
-            s for s in self._sas.values() if not s.established and now - s.created > self._timeout
+            s
+            for s in self._sas.values()
+            if not s.established and now - s.created > self._half_open_limit(s)
         ]:
             self._remove(slot)
             self.report.drop(slot.remote, f"half-open SA {slot.spi_i.hex()} timed out")
@@ -503,10 +532,17 @@ class VpnCore:
             self._tunnels.remove(slot.spi_i, spis)
         self.report.deleted(slot.remote, sorted(spis))
 
+    def _half_open_limit(self, slot: IkeSlot) -> float:
+        """Lifetime of a half-open SA: short while embryonic (see :mod:`~kleptolab.device.admission`)."""
+        if slot.initiator or self._admission.table.is_verified(slot.spi_i):
+            return self._timeout
+        return self._embryonic_timeout
+
     def _remove(self, slot: IkeSlot, retire: bool = False) -> None:
         """Forget the SA and its tunnels; a ``retire``d SA still answers retransmissions for a while."""
         if self._sas.get(slot.spi_i) is slot:
             del self._sas[slot.spi_i]
+        self._admission.table.discard(slot.spi_i)
         self._tunnels.remove(slot.spi_i)
         engine = slot.engine
         if (
@@ -523,6 +559,14 @@ class VpnCore:
 
 def _outgoing(engine: IkeEndpoint) -> list[bytes]:
     return list(engine.outgoing())
+
+
+def _responder_spi(message: bytes) -> bytes:
+    """The responder SPI/cookie our engine put in its first reply (zero if unreadable)."""
+    try:
+        return IkeHeader.parse(message).spi_r
+    except WireError:
+        return bytes(8)
 
 
 def _config_for(configs: Sequence[PeerConfig], engine: IkeEndpoint, peer_id: str) -> str:

@@ -2,7 +2,9 @@
 
 Commands: ``get system``, ``get clock``, ``get event``, ``get config``,
 ``get ike cookies``, ``get sa``, ``get prng`` (lab debug: queues and draws),
-``set key one-stage-rng`` / ``unset key one-stage-rng``, ``clear event``, ``help``, ``exit``.
+``set key one-stage-rng`` / ``unset key one-stage-rng``,
+``set admin access attempts N`` / ``set admin access lock-out-period M``
+(minutes; ``unset`` restores 3 and 1), ``clear event``, ``help``, ``exit``.
 Unknown or incomplete commands answer the way ScreenOS does (a caret under the
 offending word).  The interpreter never raises on input: any line, however
 long or binary, gives a reply.  Output uses ``\\n``; transports add ``\\r``.
@@ -14,6 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
+
+from kleptolab.device.console.lockout import (
+    DEFAULT_ATTEMPTS,
+    DEFAULT_LOCK_OUT_MINUTES,
+    AccessPolicy,
+)
 
 __all__ = ["CliReply", "CliSession", "DeviceView", "SessionInfo", "SystemInfo", "format_uptime"]
 
@@ -93,6 +101,8 @@ get prng                PRNG queues and recent draws (lab debug)
 set key one-stage-rng   reduce PRNG to a single stage
 unset key one-stage-rng restore the two-stage PRNG
 clear event [type N[-M]] erase the event log (all, or message IDs N..M)
+set admin access attempts N          lock an admin out after N failed logins
+set admin access lock-out-period M   ... for M minutes
 exit                    log out"""
 
 
@@ -104,9 +114,19 @@ def _clean(line: str) -> str:
 class CliSession:
     """One logged-in admin session over a :class:`DeviceView`."""
 
-    def __init__(self, device: DeviceView, session: SessionInfo) -> None:
+    def __init__(
+        self,
+        device: DeviceView,
+        session: SessionInfo,
+        *,
+        access: Callable[[AccessPolicy], None] | None = None,
+        policy: AccessPolicy | None = None,
+    ) -> None:
         self.device = device
         self.session = session
+        self._access = access
+        self.policy = policy or AccessPolicy()
+        """The admin access policy as this session last set it."""
         self.closed = False
         self.commands = 0
 
@@ -168,6 +188,8 @@ class CliSession:
     def _set(self, text: str, words: list[str], *, on: bool) -> CliReply:
         if len(words) < 2:
             return CliReply(_incomplete(text))
+        if words[1].lower() == "admin" and self._access is not None:
+            return self._admin_access(text, words, on=on)
         if words[1].lower() != "key":
             return CliReply(_unknown(text, 1, words[1]))
         if len(words) < 3:
@@ -215,6 +237,35 @@ class CliSession:
             return CliReply("event log cannot be cleared on this device")
         removed = self.device.clear_events(ids)
         return CliReply(f"{removed} event entries cleared")
+
+    def _admin_access(self, text: str, words: list[str], *, on: bool) -> CliReply:
+        """``set admin access attempts N`` / ``set admin access lock-out-period M`` (and unset)."""
+        keys = [w.lower() for w in words]
+        if len(words) < 4:
+            return CliReply(_incomplete(text))
+        if keys[2] != "access":
+            return CliReply(_unknown(text, 2, words[2]))
+        if keys[3] not in ("attempts", "lock-out-period"):
+            return CliReply(_unknown(text, 3, words[3]))
+        if on and len(words) < 5:
+            return CliReply(_incomplete(text))
+        if len(words) > (5 if on else 4):
+            return CliReply(_unknown(text, len(words) - 1, words[-1]))
+        if self.session.privilege not in ("root", "read-write"):
+            return CliReply("Permission denied: read-only administrator")
+        default = DEFAULT_ATTEMPTS if keys[3] == "attempts" else DEFAULT_LOCK_OUT_MINUTES
+        try:
+            value = int(words[4]) if on else default
+            if keys[3] == "attempts":
+                policy = AccessPolicy(value, self.policy.lock_out_period)
+            else:
+                policy = AccessPolicy(self.policy.attempts, value)
+        except ValueError as exc:
+            return CliReply(f"{text}\n{' ' * _caret(text, 4)}^-------{exc}")
+        assert self._access is not None
+        self._access(policy)
+        self.policy = policy
+        return CliReply("")
 
     def _system(self) -> str:
         info = self.device.system_info()
