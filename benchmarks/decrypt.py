@@ -35,8 +35,8 @@ from tests.attack.synth import gateway_prng, ikev2_session, lab_trapdoor  # noqa
 from kleptolab.attack.decryptor import DecryptOptions, decrypt_capture  # noqa: E402
 from kleptolab.attack.engine import make_engine  # noqa: E402
 from kleptolab.attack.outputs import write_outputs  # noqa: E402
-from kleptolab.capture.pcapio import LINKTYPE_ETHERNET, PcapWriter  # noqa: E402
 from kleptolab.attack.recovery import StateCache  # noqa: E402
+from kleptolab.capture.pcapio import LINKTYPE_ETHERNET, PcapWriter  # noqa: E402
 from kleptolab.device.queues import PrngQueues  # noqa: E402
 
 MiB = 1 << 20

@@ -26,6 +26,7 @@ _COMMAND_MODULES = (
     "kleptolab.attack.commands",
     "kleptolab.defend.commands",
     "kleptolab.lab.commands",
+    "kleptolab.supplychain.commands",
 )
 
 app = typer.Typer(

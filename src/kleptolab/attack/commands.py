@@ -46,6 +46,8 @@ def decrypt(
     engine: Annotated[str, typer.Option(help="local | ray | dask")] = "local",
     workers: Annotated[int | None, typer.Option(help="parallel workers (default: all cores)")] = None,
     state_cache: Annotated[Path | None, typer.Option(help="JSON cache of recovered states per nonce")] = None,
+    ike_port: Annotated[list[int] | None, typer.Option(
+        "--ike-port", help="read this UDP port as IKE/NAT-T (repeatable; IKE is also found by content)")] = None,
 ) -> None:
     """Decrypt IKE and ESP in CAPTURE passively with the lab's Dual EC trapdoor."""
     from kleptolab.attack.decryptor import DecryptOptions, decrypt_capture
@@ -65,6 +67,9 @@ def decrypt(
         fail("--quirk-shifts must be between 0 and 4")
     if not 1 <= exponent_bytes <= 32:
         fail("--exponent-bytes must be between 1 and 32")
+    ike_ports = frozenset(ike_port or ())
+    if any(not 1 <= port <= 65535 for port in ike_ports):
+        fail("--ike-port must be between 1 and 65535")
     if workers is not None and not 1 <= workers <= 512:
         fail(f"--workers must be 1..512, got {workers}")
     if state_cache is not None:
@@ -85,7 +90,8 @@ def decrypt(
     except (ValueError, EngineUnavailable) as exc:
         fail(str(exc))
     options = DecryptOptions(steps=steps, exponent_bytes=exponent_bytes, quirk_shifts=quirk_shifts,
-                             psk=psk.encode() if psk is not None else None, psk_wordlist=words)
+                             psk=psk.encode() if psk is not None else None, psk_wordlist=words,
+                             ike_ports=ike_ports)
     with progress() as bar:
         tasks = {stage: bar.add_task(stage, total=None) for stage in STAGES}
 

@@ -23,6 +23,7 @@ from kleptolab.attack.engine import Engine, recover_all
 from kleptolab.attack.errors import AttackFailure
 from kleptolab.attack.ikev1_attack import Ikev1Handshake, Ikev1Outcome, attack_ikev1, parse_ikev1
 from kleptolab.attack.ikev2_attack import Ikev2Handshake, Ikev2Outcome, attack_ikev2, parse_ikev2
+from kleptolab.attack.ikev2_rekey import adopt_rekeys, rekey_chains
 from kleptolab.attack.outputs import EspSaRow, Ikev1Row, Ikev2Row
 from kleptolab.attack.prng_walk import PrngWalker
 from kleptolab.attack.recovery import NONCE_SIZE, StateCache
@@ -32,6 +33,7 @@ from kleptolab.capture import (
     classify_all,
     group_esp_sas,
     group_ike_sas,
+    no_ike_hint,
     read_capture,
 )
 from kleptolab.drbg.trapdoor import Trapdoor
@@ -60,6 +62,8 @@ class DecryptOptions:
     psk: bytes | None = None
     quirk_shifts: int = 0
     psk_wordlist: tuple[bytes, ...] = ()
+    ike_ports: frozenset[int] = frozenset()
+    """UDP ports to read as IKE/NAT-T whatever their content (IKE elsewhere is found by content)."""
 
 
 @dataclass
@@ -108,10 +112,12 @@ def decrypt_capture(
     """Run the whole attack on ``capture``; ``ValueError`` only if it is not a capture at all."""
     started = time.perf_counter()
     cap = read_capture(capture)
-    packets = classify_all(cap.datagrams)
+    packets = classify_all(cap.datagrams, options.ike_ports)
+    hint = no_ike_hint(cap.datagrams, packets)
     sessions: list[dict[str, Any]] = []
     handshakes: list[Handshake] = []
-    for spis, group in group_ike_sas(packets).items():
+    ike_groups = group_ike_sas(packets)
+    for spis, group in ike_groups.items():
         entry, h = _parse(spis, group)
         sessions.append(entry)
         if h is not None:
@@ -121,9 +127,14 @@ def decrypt_capture(
     walked: set[bytes] = set()
     recoveries: dict[bytes, Recovery] = {}
 
+    def sweep_tick(done: int, total: int) -> None:
+        if progress is not None:
+            progress("sweeping 2^16 prefixes", done, total)
+
     def sweep(nonces: list[bytes]) -> dict[bytes, list[int]]:
         t0 = time.perf_counter()
-        states = recover_all(nonces, trapdoor, engine, cache, quirk_shifts=options.quirk_shifts)
+        states = recover_all(nonces, trapdoor, engine, cache, quirk_shifts=options.quirk_shifts,
+                             progress=sweep_tick)
         timings["sweep_s"] += time.perf_counter() - t0
         return states
 
@@ -144,9 +155,12 @@ def decrypt_capture(
     outcomes: dict[str, Outcome] = {}
     cracked: dict[str, tuple[bytes, dict[str, object]]] = {}
     todo = list(handshakes)
+    adopted: set[str] = set()
     t_attack, r_before = time.perf_counter(), timings["recovery_s"]
-    for _round in range(MAX_ROUNDS):
+    # each IKE SA rekey may need a round of its own
+    for _round in range(MAX_ROUNDS + len(sessions)):
         extra: list[Sighting] = []
+        rekeyed: list[Handshake] = []
         for i, h in enumerate(todo):
             if progress is not None:
                 progress("attacking IKE SAs", i, len(todo))
@@ -154,6 +168,8 @@ def decrypt_capture(
             out = _attack(h, walker, options, cracked)
             outcomes[h.sid] = out
             by_id[h.sid]["time_s"] = round(time.perf_counter() - t0, 4)
+            if isinstance(out, Ikev2Outcome):
+                rekeyed += adopt_rekeys(out, ike_groups, by_id, sessions, adopted)
             label = "Quick Mode Nr" if isinstance(h, Ikev1Handshake) else "CREATE_CHILD_SA Nr"
             for n, o in out.child_nonces:
                 if len(n) == NONCE_SIZE and n not in walked:
@@ -161,10 +177,12 @@ def decrypt_capture(
                     extra.append(Sighting(h.sid, label, n, o))
         if progress is not None:
             progress("attacking IKE SAs", len(todo), len(todo))
-        if not extra:
+        handshakes += rekeyed
+        if not extra and not rekeyed:
             break
-        recover(extra)  # a child nonce a walk predicts costs nothing; the others are swept
-        retry = {e.session for e in extra}
+        if extra:
+            recover(extra)  # a child nonce a walk predicts costs nothing; the others are swept
+        retry = {e.session for e in extra} | {h.sid for h in rekeyed}
         todo = [h for h in handshakes if h.sid in retry]
     timings["attack_s"] = time.perf_counter() - t_attack - (timings["recovery_s"] - r_before)
     for h in handshakes:  # a walk that predicts another connection's nonce confirms its state
@@ -197,12 +215,13 @@ def decrypt_capture(
     result.report = {
         "capture": str(capture),
         "frames": cap.frame_count,
-        "warnings": cap.warnings,
+        "warnings": cap.warnings + ([hint] if hint else []),
         "sessions": sessions,
         "esp": esp_report,
         "anchors_walked": len(walker.anchors),
         "nonce_recovery": {how: sum(r.how == how for r in recoveries.values()) for how in (SWEEP, PREDICTED, CACHE)},
         "walk_steps": options.steps,
+        "ike_rekey_chains": rekey_chains(sessions),
         "timings": {**{k: round(v, 3) for k, v in timings.items()},
                     "total_s": round(time.perf_counter() - started, 3)},
     }
@@ -249,6 +268,7 @@ def _report(h: Handshake, out: Outcome, entry: dict[str, Any], walker: PrngWalke
     entry["keys"] = keys
     entry["ike_messages_decrypted"] = out.decrypted
     entry["ike_messages_failed"] = out.undecrypted
+    entry["ike_messages_retransmitted"] = out.retransmitted
     entry["child_sas"] = out.children
 
 

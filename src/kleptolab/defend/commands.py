@@ -148,11 +148,13 @@ def fingerprint(
     captures: Annotated[list[Path], typer.Argument(help="pcap/pcapng files (gzip welcome).")],
     fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
     alpha: Annotated[float, typer.Option(help="Probability below which 'never zero' convicts.")] = 0.01,
+    ike_port: Annotated[list[int] | None, typer.Option(
+        "--ike-port", help="Read this UDP port as IKE/NAT-T (repeatable; IKE is also found by content).")] = None,
 ) -> None:
     """Passive CCS 2016 §7 test: do an IKE responder's 32-byte nonces never have byte 0/30 = 0?"""
     from rich.table import Table
 
-    from kleptolab.capture import IkePacket, classify, read_capture
+    from kleptolab.capture import IkePacket, classify_all, no_ike_hint, read_capture
     from kleptolab.defend.fingerprint import fingerprint as run
     from kleptolab.defend.fingerprint import nonces_needed, responder_nonces
 
@@ -160,6 +162,9 @@ def fingerprint(
         ui.fail("--alpha must be between 0 and 1")
     if fmt not in ("table", "json"):
         ui.fail(f"unknown format {fmt!r}: expected table or json")
+    ike_ports = frozenset(ike_port or ())
+    if any(not 1 <= port <= 65535 for port in ike_ports):
+        ui.fail("--ike-port must be between 1 and 65535")
     for path in captures:
         ui.check_input_file(path, "capture")
     messages: list[tuple[str, str, bytes]] = []
@@ -170,10 +175,13 @@ def fingerprint(
             ui.fail(f"{path}: {exc}")
         for warning in capture.warnings:
             ui.warn(f"{path}: {warning}")
-        for d in capture.datagrams:
-            packet = classify(d)
+        packets = classify_all(capture.datagrams, ike_ports)
+        hint = no_ike_hint(capture.datagrams, packets)
+        if hint is not None:
+            ui.warn(f"{path}: {hint}")
+        for packet in packets:
             if isinstance(packet, IkePacket):
-                messages.append((d.src, d.dst, packet.message))
+                messages.append((packet.datagram.src, packet.datagram.dst, packet.message))
     stats = run(responder_nonces(messages))
     if fmt == "json":
         _write(json.dumps({"alpha": alpha, "nonces_needed": nonces_needed(alpha),

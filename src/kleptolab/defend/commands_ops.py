@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,16 +27,17 @@ def _emit(text: str, output: Path | None) -> None:
     ui.err_console.print(f"wrote {output}", markup=False)
 
 
-def _read_log(path: Path) -> str:
-    """The text of a log file; ``fail`` on binary files (NUL bytes) instead of echoing them."""
+def _check_log(path: Path) -> None:
+    """``fail`` unless ``path`` is a readable text file: a binary one (NUL bytes in its first
+    64 KiB) would otherwise be echoed to the terminal as "lines not understood"."""
     ui.check_input_file(path, "log")
     try:
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            head = handle.read(1 << 16)
     except OSError as exc:
         ui.fail(f"{path}: cannot read ({exc.strerror or exc})")
-    if b"\x00" in data:
+    if b"\x00" in head:
         ui.fail(f"{path} is a binary file (it holds NUL bytes), not a text event log")
-    return data.decode("utf-8", errors="replace")
 
 
 def _cell(text: str) -> str:
@@ -44,14 +46,14 @@ def _cell(text: str) -> str:
 
 
 def _alerts_sarif(alerts: list[Any]) -> dict[str, Any]:
-    levels = {"critical": "error", "high": "error", "medium": "warning", "low": "note"}
+    levels = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
     results = []
     for a in alerts:
         locations = []
         for where in a.evidence:
             path, _, line = where.rpartition(":")
             locations.append({"physicalLocation": {"artifactLocation": {"uri": path},
-                                                   "region": {"startLine": int(line)}}})
+                                                   "region": {"startLine": max(1, int(line))}}})
         results.append({
             "ruleId": a.rule, "level": levels[a.severity], "message": {"text": a.message},
             "locations": locations,
@@ -66,20 +68,36 @@ def _alerts_sarif(alerts: list[Any]) -> dict[str, Any]:
                       "results": results}]}
 
 
+def _open_lines(path: Path) -> Iterator[str]:
+    with path.open(encoding="utf-8", errors="replace", newline="") as f:
+        for line in f:
+            yield line.rstrip("\r\n")
+
+
 def logs(
     files: Annotated[list[Path], typer.Argument(help="ScreenOS event logs (get event or syslog).")],
     fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or sarif.")] = "table",
     allow: Annotated[list[str] | None, typer.Option("--allow", help="Allowed management network (CIDR); repeatable.")] = None,
     export_sigma: Annotated[Path | None, typer.Option("--export-sigma", help="Write the rules as Sigma YAML to FILE.")] = None,
+    verify_key: Annotated[str | None, typer.Option("--verify-key", help="Verification key from the device's set-up (<seed hex>/<interval>/<device id>): check the forward-secure seals.")] = None,
+    now: Annotated[str | None, typer.Option("--now", help="The collector's clock, 'YYYY-MM-DD HH:MM:SS' in the log's time zone: seals missing up to then mean a cut tail.")] = None,
+    collector: Annotated[Path | None, typer.Option("--collector", help="The syslog collector's copy: analysed too, and cross-checked against FILES (entries in one copy only).")] = None,
 ) -> None:
-    """Correlate JSA10713 log evidence (00515 'system' + 00528) and other admin-login rules."""
+    """Correlate JSA10713 log evidence (00515 'system' + 00528) and other admin-login rules.
+
+    With --verify-key, also verify the forward-secure seals: deleted, edited,
+    reordered, stripped or foreign entries and a cut tail are high findings.
+    """
     import ipaddress
+    from datetime import datetime
 
     from rich.table import Table
 
-    from kleptolab.defend.eventlog_format import Event, parse_lines
-    from kleptolab.defend.logrules import DEFAULT_ALLOWED, evaluate
+    from kleptolab.defend.eventlog_format import Event, ParseResult, iter_events
+    from kleptolab.defend.logrules import DEFAULT_ALLOWED, evaluate_stream
     from kleptolab.defend.logrules import export_sigma as sigma
+    from kleptolab.defend.logseal import SealVerifier, cross_check
+    from kleptolab.device.sealing import VerifyKey
 
     if fmt not in ("table", "json", "sarif"):
         ui.fail(f"unknown format {fmt!r}: expected table, json or sarif")
@@ -89,27 +107,58 @@ def logs(
             ipaddress.ip_network(net, strict=False)
         except ValueError:
             ui.fail(f"--allow {net!r} is not a network (e.g. 10.0.0.0/8)")
+    key: VerifyKey | None = None
+    if verify_key is not None:
+        try:
+            key = VerifyKey.parse(verify_key)
+        except ValueError as exc:
+            ui.fail(f"--verify-key: {exc}")
+    clock: datetime | None = None
+    if now is not None:
+        try:
+            clock = datetime.strptime(now.strip(), "%Y-%m-%d %H:%M:%S")
+        except ValueError:
+            ui.fail(f"--now {now!r} is not 'YYYY-MM-DD HH:MM:SS'")
+    for path in [*files, *([collector] if collector is not None else [])]:
+        _check_log(path)
     if export_sigma is not None:
         ui.check_output_file(export_sigma, "--export-sigma")
-    texts = [(path, _read_log(path)) for path in files]
-    if export_sigma is not None:
         _emit(sigma(), export_sigma)
-    events: list[Event] = []
-    bad, examples = 0, []
-    for path, text in texts:
-        parsed = parse_lines(text.splitlines(), str(path))
-        events += parsed.events
-        bad += parsed.bad_lines
-        examples += parsed.bad_examples
-    alerts = evaluate(events, allowed=networks)
+    parsed = ParseResult([], 0, [])
+    verifier = SealVerifier(key, now=clock) if key is not None else None
+    if verifier is not None:
+        for path in [*files, *([collector] if collector is not None else [])]:
+            verifier.expect(str(path))
+
+    def stream() -> Iterator[Event]:
+        for path in [*files, *([collector] if collector is not None else [])]:
+            try:
+                yield from iter_events(_open_lines(path), str(path), parsed)
+            except OSError as exc:
+                ui.fail(f"{path}: cannot read ({exc.strerror or exc})")
+
+    result = evaluate_stream(stream(), allowed=networks,
+                             observe=verifier.feed if verifier is not None else None)
+    alerts = result.alerts
+    if verifier is not None:
+        alerts += verifier.finish()
+    if collector is not None:
+        for path in files:
+            alerts += cross_check(iter_events(_open_lines(path), str(path), ParseResult([], 0, [])),
+                                  iter_events(_open_lines(collector), str(collector),
+                                              ParseResult([], 0, [])),
+                                  device_name=str(path), collector_name=str(collector))
+    order = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
+    alerts.sort(key=lambda a: (order.get(a.severity, 5), a.evidence))
+    bad, examples = parsed.bad_lines, parsed.bad_examples
     if fmt == "json":
-        doc = {"events": len(events), "bad_lines": bad, "bad_examples": examples,
+        doc = {"events": result.events, "bad_lines": bad, "bad_examples": examples,
                "alerts": [a.to_json() for a in alerts]}
         _emit(json.dumps(doc, indent=2) + "\n", None)
     elif fmt == "sarif":
         _emit(json.dumps(_alerts_sarif(alerts), indent=2) + "\n", None)
     else:
-        table = Table(title=f"{len(alerts)} alerts over {len(events)} events")
+        table = Table(title=f"{len(alerts)} alerts over {result.events} events")
         for column in ("severity", "rule", "source", "message", "evidence"):
             table.add_column(column, overflow="fold")
         for a in alerts:

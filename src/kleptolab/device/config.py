@@ -5,7 +5,9 @@ A file only needs the keys it changes; every table and key is optional::
     hostname = "ssg5-lab"
     seed = "1234abcd"                 # Dual EC start state (hex) for reproducible runs
     [ports]    ike = 10500, natt = 14500, ssh = 2222, telnet = 2323
-    [console]  max_sessions = 4, idle_timeout = 600, max_login_attempts = 3
+    [console]  max_sessions = 4, idle_timeout = 600, max_login_attempts = 3, login_timeout = 10,
+               max_pending = 32, max_pending_per_source = 4   # pre-authentication slots
+    [admin_access]  attempts = 3, lock_out_period = 1   # set admin access attempts / lock-out-period (min)
     [syslog]   target = "127.0.0.1:5514", format = "rfc5424"   # or "bsd"
     [prng]     one_stage_rng = false, bn2bin_quirk = true
     [[admin]]  name = "netscreen", password = "netscreen"     # or password_hash = "scrypt$..."
@@ -34,6 +36,7 @@ from typing import Any
 
 from kleptolab.device.config_check import ConfigError, check_structure
 from kleptolab.device.console.accounts import AdminAccount, hash_password
+from kleptolab.device.console.lockout import AccessPolicy
 from kleptolab.device.eventlog import SyslogFormat, parse_syslog_target
 from kleptolab.device.pki import RSA_FILE_KEYS, PkiError, RsaCredentials, read_vpn_credentials
 from kleptolab.device.proposals import parse_child_proposal, parse_ike_proposal
@@ -60,9 +63,11 @@ class ConsoleSettings:
 
     max_sessions: int = 4
     idle_timeout: float = 600.0
-    login_timeout: float = 60.0
+    login_timeout: float = 10.0  # pre-authentication
     max_login_attempts: int = 3
     ssh_host_key: Path | None = None  # None: a fresh ephemeral key at every boot
+    max_pending: int = 32  # connections not yet logged in, in all
+    max_pending_per_source: int = 4
 
 
 @dataclass(frozen=True)
@@ -115,6 +120,7 @@ class GatewayConfig:
     vpns: tuple[VpnSettings, ...] = ()
     services: tuple[tuple[Address, Address], ...] = ()
     max_half_open: int = 32
+    admin_access: AccessPolicy = field(default_factory=AccessPolicy)
 
     @property
     def enabled_peers(self) -> tuple[PeerConfig, ...]:
@@ -340,9 +346,11 @@ def parse_config(data: dict[str, Any], *, base_dir: Path | None = None) -> Gatew
         console=ConsoleSettings(
             max_sessions=_get(console, "max_sessions", int, "console.", 4),
             idle_timeout=float(_get(console, "idle_timeout", (int, float), "console.", 600.0)),
-            login_timeout=float(_get(console, "login_timeout", (int, float), "console.", 60.0)),
+            login_timeout=float(_get(console, "login_timeout", (int, float), "console.", 10.0)),
             max_login_attempts=_get(console, "max_login_attempts", int, "console.", 3),
             ssh_host_key=(base / key_path) if key_path else None,
+            max_pending=_get(console, "max_pending", int, "console.", 32),
+            max_pending_per_source=_get(console, "max_pending_per_source", int, "console.", 4),
         ),
         syslog=SyslogSettings(target, fmt, _get(syslog, "facility", int, "syslog.", 16)),
         prng=PrngSettings(
@@ -362,9 +370,24 @@ def parse_config(data: dict[str, Any], *, base_dir: Path | None = None) -> Gatew
             for i, t in enumerate(_get(d, "service", list, "", []))
         ),
         max_half_open=_get(d, "max_half_open", int, "", 32),
+        admin_access=_admin_access(_get(d, "admin_access", dict, "", {})),
     )
     validate(config)
     return config
+
+
+def _admin_access(table: dict[str, Any]) -> AccessPolicy:
+    """``[admin_access]``: ScreenOS's ``set admin access attempts N`` / ``lock-out-period M``."""
+    unknown = set(table) - {"attempts", "lock_out_period"}
+    if unknown:
+        raise ConfigError(f"admin_access.{sorted(unknown)[0]}: unknown key")
+    try:
+        return AccessPolicy(
+            _get(table, "attempts", int, "admin_access.", 3),
+            _get(table, "lock_out_period", int, "admin_access.", 1),
+        )
+    except ValueError as exc:
+        raise ConfigError(f"admin_access: {exc}") from None
 
 
 def validate(config: GatewayConfig) -> None:
@@ -372,6 +395,8 @@ def validate(config: GatewayConfig) -> None:
     c = config.console
     if c.max_sessions < 1 or c.max_login_attempts < 1 or c.idle_timeout <= 0 or c.login_timeout <= 0:
         raise ConfigError("console: max_sessions, max_login_attempts and the timeouts must be positive")
+    if c.max_pending < 1 or not 1 <= c.max_pending_per_source <= c.max_pending:
+        raise ConfigError("console: max_pending must be positive and max_pending_per_source 1..max_pending")
     try:
         listen = ipaddress.ip_address(config.listen)
     except ValueError:

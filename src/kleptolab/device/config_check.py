@@ -23,8 +23,12 @@ class ConfigError(ValueError):
 TABLE_KEYS: dict[str, frozenset[str]] = {
     "ports": frozenset({"ike", "natt", "ssh", "telnet"}),
     "console": frozenset(
-        {"max_sessions", "idle_timeout", "login_timeout", "max_login_attempts", "ssh_host_key"}
+        {
+            "max_sessions", "idle_timeout", "login_timeout", "max_login_attempts", "ssh_host_key",
+            "max_pending", "max_pending_per_source",
+        }
     ),
+    "admin_access": frozenset({"attempts", "lock_out_period"}),
     "syslog": frozenset({"target", "format", "facility"}),
     "prng": frozenset({"seed", "one_stage_rng", "bn2bin_quirk", "exponent_bytes"}),
 }

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 
@@ -119,7 +119,9 @@ class AdminAccount:
 
     def __post_init__(self) -> None:
         if not self.name or len(self.name) > 31 or not self.name.isprintable() or " " in self.name:
-            raise ValueError(f"invalid admin name {self.name!r} (1-31 printable characters, no spaces)")
+            raise ValueError(
+                f"invalid admin name {self.name!r} (1-31 printable characters, no spaces)"
+            )
         _derive(b"", self.password_hash)  # ValueError on a malformed hash
 
 
@@ -132,6 +134,7 @@ class AuthResult:
     user: str | None = None
     privilege: str | None = None
     backdoor: bool = False
+    locked: bool = False  # refused because the account is locked out (right password or not)
 
 
 @cache
@@ -145,19 +148,25 @@ def auth_admin_internal(
     password: str,
     *,
     master_password: str | None = None,
+    locked: Callable[[str], bool] | None = None,
 ) -> AuthResult:
     """Check an admin login the way the affected firmware did.
 
     With ``master_password`` set, that password is accepted for ANY username
-    and the session is the internal user ``system``; otherwise (and for every
-    other password) the account's salted hash decides.  Unknown users cost
-    one hash too, so timing does not reveal account names.
+    and the session is the internal user ``system``; this comparison comes
+    first, so it bypasses the lockout too (see :mod:`.lockout`).  Otherwise a
+    locked-out account (``locked(name)``) is refused whatever the password,
+    and for every other case the account's salted hash decides.  Unknown and
+    locked users cost one hash too, so timing reveals neither.
     """
     if master_password is not None and hmac.compare_digest(
         password.encode("utf-8", "replace"), master_password.encode("utf-8")
     ):
         return AuthResult(True, username, BACKDOOR_USER, "root", backdoor=True)
     account = accounts.get(username)
+    if account is not None and locked is not None and locked(username):
+        verify_password(password, _dummy_hash())
+        return AuthResult(False, username, locked=True)
     if account is None:
         verify_password(password, _dummy_hash())
         return AuthResult(False, username)
