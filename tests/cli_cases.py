@@ -366,6 +366,19 @@ ROWS: list[Case] = [
     case("demo-workers", "demo --workers 0", "--workers"),
     case("demo-probes", "demo --survey-probes 99999", "--survey-probes"),
     case("demo-user", ["demo", "--user", ""], "--user"),
+    # supplychain and audit (issue 15's commands)
+    case("bare-supplychain-group", "supplychain", "missing command"),
+    case("sc-init-scenario", "supplychain init newrepo --scenario nope", "unknown scenario"),
+    case("sc-init-file", "supplychain init fw.img", "not an empty folder"),
+    case("sc-init-trapdoor-missing", "supplychain init newrepo --trapdoor none.json", "not found"),
+    case("sc-init-trapdoor-p384", "supplychain init newrepo --trapdoor td384.json", "P-256"),
+    case("sc-build-dev-full", "supplychain build dir v1 -o /dev/full", "not a regular file"),
+    case("sc-build-not-a-repo", "supplychain build dir v1 -o x.img", "not a git repository"),
+    case("audit-repo-missing", "audit nodir --images dir", "no such folder"),
+    case("audit-images-missing", "audit dir --images nodir", "no such folder"),
+    case("audit-format", "audit dir --images dir -f xml", "unknown format"),
+    case("audit-root-key", "audit dir --images dir --root-key abc", "--root-key"),
+    case("audit-out-file", "audit dir --images dir --out fw.img", "not a folder"),
 ]
 
 SUBPROCESS_ROWS = (

@@ -17,7 +17,7 @@ from kleptolab import __version__, ui
 from .cli_cases import make_workspace
 from .test_cli_contract import ENV, ERROR_LINE, TIMEOUT
 
-DEFENDER_COMMANDS = ("scan", "diff", "logs", "advisory", "signatures", "fingerprint")
+DEFENDER_COMMANDS = ("scan", "diff", "logs", "advisory", "signatures", "fingerprint", "audit")
 
 
 @pytest.fixture(scope="module")

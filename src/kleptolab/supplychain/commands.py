@@ -46,7 +46,7 @@ def init(
         Path | None,
         typer.Option(
             "--trapdoor",
-            help="Lab trapdoor or public Q JSON (kleptolab drbg keygen); default: a fresh one.",
+            help="Lab trapdoor or public Q JSON (kleptolab keygen); default: a fresh one.",
         ),
     ] = None,
     scenario: Annotated[
@@ -75,8 +75,8 @@ def init(
     ui.check_output_dir(target, "images folder")
     lab = create_lab(directory, target, q, scenario)
     ui.console.print(
-        f"created {directory} ({scenario}): {len(lab.tags)} release tags, "
-        f"shipped images in {target}; lab Q from {source}"
+        f"created {ui.safe(directory)} ({scenario}): {len(lab.tags)} release tags, "
+        f"shipped images in {ui.safe(target)}; lab Q from {ui.safe(source)}"
     )
     if lab.root is not None:
         ui.console.print(
@@ -102,7 +102,7 @@ def build(
     image = build_from_tree(git.files(git.rev(ref)))
     with ui.atomic_write(output, binary=True) as fh:
         fh.write(image)
-    ui.console.print(f"wrote {output}: {len(image)} bytes from {ref}")
+    ui.console.print(f"wrote {ui.safe(output)}: {len(image)} bytes from {ui.safe(ref)}")
 
 
 def audit(
@@ -165,7 +165,9 @@ def audit(
                 ).encode(),
             }
         )
-        ui.err_console.print(f"wrote {out}/audit.txt, audit.json, audit.sarif, verification.json")
+        ui.err_console.print(
+            f"wrote {ui.safe(out)}/audit.txt, audit.json, audit.sarif, verification.json"
+        )
     sys.stdout.write(docs[fmt])
     ui.err_console.print(
         f"audit: {len(result.findings)} findings, {len(result.reviews)} commits, "
@@ -200,4 +202,4 @@ def _expand_root(repo: Path, root_key: str | None) -> str | None:
 def register(app: typer.Typer) -> None:
     """Add ``supplychain`` and ``audit`` to ``app``."""
     app.add_typer(supplychain_app, name="supplychain")
-    app.command("audit")(audit)
+    app.command("audit", epilog=ui.EXIT_CODES_HELP)(audit)
