@@ -343,6 +343,10 @@ ROWS: list[Case] = [
     case("logs-sigma-missing-folder", "logs --export-sigma nodir/s.yml text.log", "does not exist"),
     case("logs-sigma-folder", "logs --export-sigma dir text.log", "is a folder"),
     case("logs-sigma-then-binary", "logs --export-sigma s.yml bin.log", "binary file"),
+    case("logs-verify-key", "logs --verify-key junk text.log", "--verify-key"),
+    case("logs-now", "logs --now yesterday text.log", "--now"),
+    case("logs-collector-missing", "logs --collector none.log text.log", "not found"),
+    case("logs-collector-binary", "logs --collector bin.log text.log", "binary file"),
     # advisory
     case("advisory-nothing", "advisory", "--inventory"),
     case("advisory-bad-version", "advisory 9.9", "9.9"),
