@@ -11,9 +11,10 @@ from typing import Annotated, Any
 
 import typer
 
-from kleptolab.ui import check_input_file, console, fail, safe
+from kleptolab.ui import atomic_write, check_input_file, check_output_file, console, fail, safe
 
 MAX_RUN_FOR = 7 * 24 * 3600.0
+MAX_SEAL_INTERVAL = 7 * 24 * 3600  # = kleptolab.device.sealing.MAX_INTERVAL (not imported: fast --help)
 """The longest ``--run-for`` (a week); without it the gateway runs until stopped."""
 
 
@@ -87,6 +88,8 @@ def register(app: typer.Typer) -> None:
         host_key: Annotated[Path | None, typer.Option("--host-key", help="SSH host key file (default: a fresh ephemeral key).")] = None,
         run_for: Annotated[float | None, typer.Option("--run-for", help="Stop after this many seconds (demos, tests).")] = None,
         show_events: Annotated[bool, typer.Option("--events/--no-events", help="Print event-log lines as they happen.")] = True,
+        seal_interval: Annotated[int, typer.Option("--seal-interval", help="Seconds between the event log's forward-secure seals (0: no sealing).")] = 60,
+        verify_key_out: Annotated[Path | None, typer.Option("--verify-key-out", help="Also write the event log's verification key here (a new file, mode 0600); keep it off the device.")] = None,
     ) -> None:
         """Boot the emulated NetScreen gateway from FIRMWARE and serve IKE, SSH and Telnet."""
         from kleptolab.device.config import ConfigError, load_config
@@ -99,6 +102,12 @@ def register(app: typer.Typer) -> None:
             check_input_file(host_key, "SSH host key")
         if run_for is not None and not (math.isfinite(run_for) and 0 < run_for <= MAX_RUN_FOR):
             fail(f"--run-for must be more than 0 and at most {MAX_RUN_FOR:.0f} seconds, got {run_for}")
+        if not 0 <= seal_interval <= MAX_SEAL_INTERVAL:
+            fail(f"--seal-interval must be 0 (no sealing) to {MAX_SEAL_INTERVAL} seconds, got {seal_interval}")
+        if verify_key_out is not None:
+            if seal_interval == 0:
+                fail("--verify-key-out needs sealing (--seal-interval more than 0)")
+            check_output_file(verify_key_out, "--verify-key-out", overwrite=False)
         ports = {"ike": ike_port, "natt": natt_port, "ssh": ssh_port, "telnet": telnet_port}
         try:
             settings = load_config(
@@ -107,14 +116,39 @@ def register(app: typer.Typer) -> None:
         except ConfigError as exc:
             fail(str(exc))
         _check_host_key(settings.console.ssh_host_key)
+        sealer = _seal(settings.serial, seal_interval, verify_key_out) if seal_interval else None
         try:
-            gw = Gateway(settings, image=_read(firmware))
+            gw = Gateway(settings, image=_read(firmware), sealer=sealer)
         except BootError as exc:
             fail(str(exc))
         try:
             asyncio.run(_serve(gw, run_for, show_events))
         except (OSError, ValueError) as exc:
             fail(f"cannot start the gateway: {exc}")
+
+
+def _seal(device_id: str, interval: int, out: Path | None) -> Any:
+    """Set up forward-secure sealing (as ``journalctl --setup-keys``): the gateway keeps the
+    evolving sealing key; the verification key is shown once here and never kept on the device."""
+    import os
+    import time
+
+    from kleptolab.device.sealing import setup_keys
+
+    try:
+        sealer, verify = setup_keys(os.urandom, device_id=device_id, interval=interval, start=time.time())
+    except ValueError as exc:
+        fail(str(exc))
+    if out is not None:
+        try:
+            with atomic_write(out) as fh:
+                os.chmod(fh.name, 0o600)
+                fh.write(verify.text + "\n")
+        except OSError as exc:
+            fail(f"--verify-key-out {out}: {exc.strerror or exc} (nothing written)")
+    console.print(f"event-log verification key (shown once; keep it off the device; "
+                  f"kleptolab logs --verify-key): {verify.text}", markup=False, soft_wrap=True)
+    return sealer
 
 
 def _check_host_key(path: Path | None) -> None:
