@@ -169,8 +169,8 @@ def test_archives_are_recursed_with_inner_paths(tmp_path: Path) -> None:
     result = scan_paths([tmp_path])
     where = sorted(f.inner or "" for f in result.findings if f.hit.constant
                    and f.hit.constant.id == "nist-p256-qx")
-    assert where == ["<gzip>!/fw/a.bin.xz!/<xz>", "<gzip>!/fw/b.bin.bz2!/<bzip2>",
-                     "<gzip>!/lib/c.jar!/org/x/Dual.class"]
+    assert where == ["gzip@0x0 → fw/a.bin.xz → xz@0x0", "gzip@0x0 → fw/b.bin.bz2 → bzip2@0x0",
+                     "gzip@0x0 → lib/c.jar → org/x/Dual.class"]
     assert result.files == 1 and not result.warnings
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from kleptolab.defend.containers import Budget, Limits, expand
+from kleptolab.defend.containers import SEP, Budget, Limits, expand
 from kleptolab.defend.engine import Buf, Hit, scan_buffer
 
 __all__ = ["ENGINES", "Finding", "ScanResult", "iter_files", "scan_bytes", "scan_paths"]
@@ -48,8 +48,13 @@ class Finding:
 
     @property
     def location(self) -> str:
-        """``path`` or ``path!/inner/member``."""
-        return self.path if self.inner is None else f"{self.path}!/{self.inner}"
+        """``path`` or ``path → lzma@0x12C04 → member``."""
+        return self.path if self.inner is None else f"{self.path}{SEP}{self.inner}"
+
+    @property
+    def trail(self) -> str:
+        """The location down to the hit: ``path → lzma@0x12C04 → offset 0x4253``."""
+        return f"{self.location}{SEP}offset 0x{self.hit.offset:X}"
 
     def to_json(self) -> dict[str, Any]:
         """A flat JSON object (stable keys, used by the JSON and SARIF writers)."""
@@ -57,6 +62,7 @@ class Finding:
         return {
             "path": self.path,
             "inner": self.inner,
+            "trail": self.trail,
             "offset": h.offset,
             "length": h.length,
             "constant": h.constant.id if h.constant else None,
@@ -105,7 +111,7 @@ def iter_files(paths: Iterable[Path], warnings: list[str]) -> Iterator[Path]:
 
 
 def _split(location: str, top: str) -> str | None:
-    return None if location == top else location[len(top) + 2 :]
+    return None if location == top else location[len(top) + len(SEP) :]
 
 
 def scan_bytes(name: str, data: Buf, *, engine: str = "python", thorough: bool = True,
