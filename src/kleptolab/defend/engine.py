@@ -23,13 +23,15 @@ from __future__ import annotations
 
 import bisect
 import mmap
+from collections.abc import KeysView
 from dataclasses import dataclass, field
+from functools import cache
 
 from kleptolab.defend.constants import CONSTANTS, KnownConstant, Verdict
 from kleptolab.defend.patterns import STRIDE, BinaryPattern, pattern_index
 from kleptolab.drbg.curves import curve_by_name
 
-__all__ = ["Buf", "HexRun", "Hit", "hex_runs", "scan_buffer"]
+__all__ = ["Buf", "HexRun", "Hit", "hex_runs", "is_ascii", "scan_buffer"]
 
 Buf = bytes | bytearray | mmap.mmap
 HEX_DIGITS = b"0123456789abcdefABCDEF"
@@ -130,9 +132,29 @@ def _partner_y(c: KnownConstant) -> bytes | None:
     return None
 
 
-def _scan_binary(buf: Buf, mv: memoryview) -> list[Hit]:
+def _word_indices(words: memoryview, keys: KeysView[int]) -> list[int]:
+    """Indices of the words that are anchors, by C-level ``list.index`` scans."""
+    values = keys & set(words)
+    if len(values) > 16:  # many distinct anchors: one Python pass is cheaper
+        return [j for j, word in enumerate(words) if word in values]
+    listed = words.tolist()
+    out: list[int] = []
+    for value in values:
+        j = -1
+        try:
+            while True:
+                j = listed.index(value, j + 1)
+                out.append(j)
+        except ValueError:
+            pass
+    out.sort()
+    return out
+
+
+def _scan_binary(buf: Buf, mv: memoryview, thorough: bool) -> list[Hit]:
     index = pattern_index()
-    keys = index.anchors.keys()
+    anchors = index.thorough_anchors if thorough else index.anchors
+    keys = anchors.keys()
     hits: list[Hit] = []
     step = STRIDE // 8
     for a in range(0, len(buf), _CHUNK):
@@ -142,9 +164,15 @@ def _scan_binary(buf: Buf, mv: memoryview) -> list[Hit]:
         words = mv[a : a + usable].cast("Q")[::step]
         if keys.isdisjoint(words):
             continue
-        for j in [j for j, word in enumerate(words) if word in keys]:
+        for j in _word_indices(words, keys):
             pos = a + STRIDE * j
-            for number, offset in index.anchors[words[j]]:
+            for number, offset in anchors[words[j]]:
+                data = index.patterns[number].data
+                # a partial needs >= 16 bytes: without one matching neighbour it stays at 8
+                if ((pos == 0 or offset == 0 or buf[pos - 1] != data[offset - 1])
+                        and (offset + 8 >= len(data) or pos + 8 >= len(buf)
+                             or buf[pos + 8] != data[offset + 8])):
+                    continue
                 hit = _binary_hit(buf, index.patterns[number], pos - offset, pos, pos + 8)
                 if hit is not None:
                     hits.append(hit)
@@ -166,20 +194,35 @@ def _positions(buf: Buf, needle: bytes) -> list[int]:
     return out
 
 
+@cache
+def _fallback_groups() -> dict[bytes, dict[bytes, tuple[tuple[int, int], ...]]]:
+    """Fallback pairs keyed by needle, then by the 2 bytes after the needle in the pattern."""
+    index = pattern_index()
+    out: dict[bytes, dict[bytes, list[tuple[int, int]]]] = {}
+    for needle, pairs in index.fallback.items():
+        for number, offset in pairs:
+            data = index.patterns[number].data
+            tail = data[offset + len(needle) : offset + len(needle) + 2]
+            out.setdefault(needle, {}).setdefault(tail, []).append((number, offset))
+    return {n: {t: tuple(p) for t, p in g.items()} for n, g in out.items()}
+
+
 def _scan_fallback(buf: Buf) -> list[Hit]:
     index = pattern_index()
     hits: list[Hit] = []
-    for needle, pairs in index.fallback.items():
+    for needle, groups in _fallback_groups().items():
+        size = len(needle)
         for pos in _positions(buf, needle):
-            after = buf[pos + len(needle) : pos + len(needle) + 4]
-            for number, offset in pairs:
-                data = index.patterns[number].data
-                tail = data[offset + len(needle) : offset + len(needle) + 4]
-                if after.startswith(tail):
-                    hit = _binary_hit(buf, index.patterns[number], pos - offset, pos,
-                                      pos + len(needle))
-                    if hit is not None and not hit.partial:
-                        hits.append(hit)
+            after = bytes(buf[pos + size : pos + size + 2])
+            for tail in {after, after[:1], b""}:  # tails are 2 bytes unless the pattern ends
+                for number, offset in groups.get(tail, ()):
+                    data = index.patterns[number].data
+                    start = pos - offset
+                    # only full matches count here: one C-level compare decides
+                    if start >= 0 and buf[start : start + len(data)] == data:
+                        hit = _binary_hit(buf, index.patterns[number], start, pos, pos + size)
+                        if hit is not None and not hit.partial:
+                            hits.append(hit)
     return hits
 
 
@@ -388,6 +431,14 @@ def _suppress(hits: list[Hit]) -> list[Hit]:
     return sorted(out.values(), key=lambda h: (h.offset, -h.length))
 
 
+def is_ascii(buf: Buf) -> bool:
+    """True when every byte is < 0x80 (one C pass that stops at the first high byte)."""
+    if isinstance(buf, bytes | bytearray):
+        return buf.isascii()
+    with memoryview(buf) as mv:
+        return mv.tobytes().isascii()
+
+
 def scan_buffer(buf: Buf, *, thorough: bool = True) -> list[Hit]:
     """Scan one in-memory or memory-mapped buffer; hits sorted by offset.
 
@@ -397,9 +448,13 @@ def scan_buffer(buf: Buf, *, thorough: bool = True) -> list[Hit]:
     """
     if len(buf) == 0:
         return []
+    ascii_only = is_ascii(buf)
     with memoryview(buf) as mv:
-        hits = _scan_binary(buf, mv) + _scan_strings(buf)
-        if thorough:
+        hits = _scan_strings(buf)
+        # every binary layout holds a byte >= 0x80 (checked by the tests), UTF-16LE needs NUL
+        if not ascii_only or buf.find(b"\x00") != -1:
+            hits += _scan_binary(buf, mv, thorough)
+        if thorough and not ascii_only:
             hits += _scan_fallback(buf)
         runs = hex_runs(buf, mv)
     per_run = _all_run_hits(runs)
