@@ -49,7 +49,7 @@ MIN_PARTIAL = 4096
 _ZLIB = re.compile(rb"\x78[\x01\x5e\x9c\xda]")
 _NEEDLES = (
     (b"\x5d\x00\x00", "lzma"),
-    (b"\xfd7zXZ\x00", "xz"),
+    (b"\xfd7zXZ", "xz"),  # the trailing 00 is checked after: a NUL in the needle is slow
     (b"\x1f\x8b\x08", "gzip"),
     (b"1AY&SY", "bzip2"),
 )
@@ -120,6 +120,8 @@ def candidates(buf: Buf) -> list[tuple[int, str]]:
         for pos in _positions(buf, needle):
             if kind == "lzma":
                 ok = _lzma_ok(buf, pos)
+            elif kind == "xz":
+                ok = _byte(buf, pos + 5) == 0
             elif kind == "gzip":
                 ok = _byte(buf, pos + 3) & 0xE0 == 0
             elif kind == "bzip2":

@@ -134,7 +134,7 @@ def _partner_y(c: KnownConstant) -> bytes | None:
 
 def _word_indices(words: memoryview, keys: KeysView[int]) -> list[int]:
     """Indices of the words that are anchors, by C-level ``list.index`` scans."""
-    values = keys & set(words)
+    values = keys & words  # iterates the words in C, probing the dict
     if len(values) > 16:  # many distinct anchors: one Python pass is cheaper
         return [j for j, word in enumerate(words) if word in values]
     listed = words.tolist()

@@ -99,6 +99,11 @@ class PatternIndex:
     thorough_anchors: dict[int, tuple[tuple[int, int], ...]] = field(default_factory=dict)
 
 
+def _weak(window: bytes) -> bool:
+    """At most one byte other than 0x00/0xFF: small integers, common in any binary."""
+    return sum(b not in (0x00, 0xFF) for b in window) <= 1
+
+
 def _guaranteed(usable: set[int], length: int) -> bool:
     last = length - WORD
     return all(any(o in usable for o in range(r, last + 1, STRIDE)) for r in range(STRIDE))
@@ -136,11 +141,18 @@ def pattern_index() -> PatternIndex:
         if not covered:
             best_effort.append(f"{pattern.constant.id}/{pattern.variant}")
     prefixes = sorted({c.text.encode("ascii")[:7] for c in CONSTANTS if c.text is not None})
+    # thorough mode: drop weak windows where the strong ones (or the fallback) still guarantee
     in_fallback = {number for pairs in fallback.values() for number, _ in pairs}
+    strong_only = set(in_fallback)
+    for number, pattern in enumerate(patterns):
+        strong = {o for o in range(len(pattern.data) - WORD + 1)
+                  if _usable(pattern.data[o : o + WORD]) and not _weak(pattern.data[o : o + WORD])}
+        if _guaranteed(strong, len(pattern.data)):
+            strong_only.add(number)
     thorough: dict[int, tuple[tuple[int, int], ...]] = {}
     for key, pairs in anchors.items():
-        weak = sum(b not in (0x00, 0xFF) for b in key.to_bytes(WORD, sys.byteorder)) <= 1
-        kept = tuple(p for p in pairs if not (weak and p[0] in in_fallback))
+        weak = _weak(key.to_bytes(WORD, sys.byteorder))
+        kept = tuple(p for p in pairs if not (weak and p[0] in strong_only))
         if kept:
             thorough[key] = kept
     return PatternIndex(
