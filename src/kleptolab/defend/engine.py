@@ -243,20 +243,22 @@ def _scan_strings(buf: Buf) -> list[Hit]:
 
 
 def _ascii_run(buf: Buf, p: int) -> tuple[int, int]:
-    start = p
+    start, size = p, 64  # most runs are short: small windows first, doubling up to 4 KiB
     while start > 0:
-        window = buf[max(0, start - 4096) : start]
+        window = buf[max(0, start - size) : start]
         back = len(window) - len(window.rstrip(HEX_DIGITS))
         start -= back
         if back < len(window):
             break
-    end = p
+        size = min(2 * size, 4096)
+    end, size = p, 64
     while end < len(buf):
-        window = buf[end : end + 4096]
+        window = buf[end : end + size]
         fwd = len(window) - len(window.lstrip(HEX_DIGITS))
         end += fwd
         if fwd < len(window):
             break
+        size = min(2 * size, 4096)
     return start, end
 
 
@@ -317,6 +319,12 @@ def _windows() -> dict[str, list[tuple[KnownConstant, int]]]:
 
 
 _HEX_WINDOWS = _windows()
+# constants that some alignment would let slip past the window gate of _run_hits
+_UNGATED = tuple(
+    c for c in _NUMERIC
+    if not all(any(len(set(c.hex[k : k + 24])) > 2 for k in range(s, len(c.hex) - 23, 8))
+               for s in range(8))
+)
 
 
 def _run_hits(run: HexRun) -> list[Hit]:
@@ -325,7 +333,8 @@ def _run_hits(run: HexRun) -> list[Hit]:
     hits: list[Hit] = []
     covered: list[tuple[int, int]] = []
     suffix = "-utf16le" if run.utf16 else ""
-    for c in _NUMERIC:
+    gated = any(low[k : k + 24] in _HEX_WINDOWS for k in range(0, len(low) - 23, 8))
+    for c in _NUMERIC if gated else _UNGATED:  # most hex runs (hashes, ids) stop here
         h = c.hex
         i = low.find(h)
         while i != -1:
