@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from kleptolab.defend.carve import Carved, CarveLimits, carve, decode_at
-from kleptolab.defend.engine import Buf, is_ascii
+from kleptolab.defend.engine import Buf, is_text
 
 __all__ = ["SEP", "Budget", "Limits", "expand", "sniff"]
 
@@ -225,8 +225,8 @@ def expand(where: str, data: Buf, budget: Budget, depth: int = 0) -> Iterator[tu
                 f"{where}: {kind} container is corrupt or unsupported ({exc}); scanned as raw bytes"
             )
     whole = False
-    # an ASCII-only buffer holds no stream in practice (hand-made alphanumeric deflate aside)
-    streams = iter(()) if is_ascii(data) else _streams(where, data, kind, budget)
+    # text holds no stream in practice (hand-made alphanumeric deflate aside)
+    streams = iter(()) if is_text(data) else _streams(where, data, kind, budget)
     for stream in streams:
         if _bomb(
             f"{where}{SEP}{stream.label}", stream.end - stream.offset, len(stream.data), budget

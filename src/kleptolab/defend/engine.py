@@ -31,7 +31,7 @@ from kleptolab.defend.constants import CONSTANTS, KnownConstant, Verdict
 from kleptolab.defend.patterns import STRIDE, BinaryPattern, pattern_index
 from kleptolab.drbg.curves import curve_by_name
 
-__all__ = ["Buf", "HexRun", "Hit", "hex_runs", "is_ascii", "scan_buffer"]
+__all__ = ["Buf", "HexRun", "Hit", "hex_runs", "is_text", "scan_buffer"]
 
 Buf = bytes | bytearray | mmap.mmap
 HEX_DIGITS = b"0123456789abcdefABCDEF"
@@ -388,7 +388,7 @@ def _replaced_q(runs: list[HexRun], per_run: list[list[Hit]]) -> list[Hit]:
     out: list[Hit] = []
     for k, run in enumerate(runs):
         curve_name = _QX_LENGTHS.get(len(run.text))
-        if curve_name is None or per_run[k] or k == 0:
+        if curve_name is None or per_run[k] or k == 0 or run.text.isdigit():
             continue
         before = [h for h in per_run[k - 1] if h.verdict is Verdict.CURVE and not h.partial]
         if not before or run.offset - runs[k - 1].end > NEXT_TO_PARAMS:
@@ -440,12 +440,27 @@ def _suppress(hits: list[Hit]) -> list[Hit]:
     return sorted(out.values(), key=lambda h: (h.offset, -h.length))
 
 
-def is_ascii(buf: Buf) -> bool:
-    """True when every byte is < 0x80 (one C pass that stops at the first high byte)."""
-    if isinstance(buf, bytes | bytearray):
-        return buf.isascii()
-    with memoryview(buf) as mv:
-        return mv.tobytes().isascii()
+TEXT_CHECK_LIMIT = 64 << 20
+
+
+def is_text(buf: Buf) -> bool:
+    """True for ASCII or valid UTF-8 (C passes; a binary fails within its first bytes).
+
+    No binary layout, and no partial of one (>= 16 bytes, >= 8 distinct
+    values), is valid UTF-8 (tests/defend/test_text_layouts.py checks the
+    whole table), so text skips the binary passes unless it holds NUL bytes
+    (UTF-16LE strings); a compressed stream is not valid UTF-8 either.
+    """
+    raw = buf if isinstance(buf, bytes | bytearray) else None
+    if raw is None or len(raw) > TEXT_CHECK_LIMIT:
+        return False
+    if raw.isascii():
+        return True
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def scan_buffer(buf: Buf, *, thorough: bool = True) -> list[Hit]:
@@ -457,15 +472,19 @@ def scan_buffer(buf: Buf, *, thorough: bool = True) -> list[Hit]:
     """
     if len(buf) == 0:
         return []
-    ascii_only = is_ascii(buf)
+    text = is_text(buf)
     with memoryview(buf) as mv:
         hits = _scan_strings(buf)
-        # every binary layout holds a byte >= 0x80 (checked by the tests), UTF-16LE needs NUL
-        if not ascii_only or buf.find(b"\x00") != -1:
+        if not text or buf.find(b"\x00") != -1:
             hits += _scan_binary(buf, mv, thorough)
-        if thorough and not ascii_only:
+        if thorough and not text:
             hits += _scan_fallback(buf)
         runs = hex_runs(buf, mv)
+    from kleptolab.defend import text_layouts
+
+    hits += text_layouts.decimal_hits(runs)
+    if text:
+        hits += text_layouts.separated_hits(buf) + text_layouts.literal_hits(buf)
     per_run = _all_run_hits(runs)
     _mark_next_to_params(runs, per_run)
     for found in per_run:
