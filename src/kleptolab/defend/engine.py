@@ -226,13 +226,23 @@ def _scan_fallback(buf: Buf) -> list[Hit]:
     return hits
 
 
-def _scan_strings(buf: Buf) -> list[Hit]:
-    hits: list[Hit] = []
+@cache
+def _string_table() -> tuple[tuple[bytes, dict[bytes, tuple[bytes, KnownConstant]]], ...]:
+    """Per ``find`` prefix: the 3 bytes after it -> (indicator, row)."""
     texts = {c.text.encode("ascii"): c for c in CONSTANTS if c.text is not None}
+    out = []
     for prefix in pattern_index().text_prefixes:
         n = len(prefix)
         # the 3 bytes after the shared prefix tell the indicators from look-alikes
-        keyed = {raw[n : n + 3]: (raw, c) for raw, c in texts.items() if raw.startswith(prefix)}
+        out.append((prefix, {raw[n : n + 3]: (raw, c) for raw, c in texts.items()
+                             if raw.startswith(prefix)}))
+    return tuple(out)
+
+
+def _scan_strings(buf: Buf) -> list[Hit]:
+    hits: list[Hit] = []
+    for prefix, keyed in _string_table():
+        n = len(prefix)
         for pos in _positions(buf, prefix):
             entry = keyed.get(bytes(buf[pos + n : pos + n + 3]))
             if entry is not None and buf[pos : pos + len(entry[0])] == entry[0]:

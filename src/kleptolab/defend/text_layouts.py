@@ -48,7 +48,8 @@ def _locate(buf: Buf, start: int, digits: str) -> tuple[int, int] | None:
 
 def separated_hits(buf: Buf) -> list[Hit]:
     """Full constants in hex text broken up by spaces, colons or line breaks."""
-    stripped = bytes(buf).translate(None, SEPARATORS)
+    raw = buf if isinstance(buf, bytes | bytearray) else bytes(buf)
+    stripped = raw.translate(None, SEPARATORS)
     if len(stripped) == len(buf):
         return []
     out: list[Hit] = []
