@@ -16,7 +16,7 @@ import pytest
 
 from kleptolab.defend.constants import CONSTANTS, Verdict, constant_by_id
 from kleptolab.defend.containers import Limits
-from kleptolab.defend.engine import scan_buffer
+from kleptolab.defend.engine import _ff_anchors, scan_buffer
 from kleptolab.defend.patterns import STRIDE, pattern_index
 from kleptolab.defend.report import scan_json, scan_sarif
 from kleptolab.defend.scan import scan_bytes, scan_paths
@@ -53,6 +53,8 @@ def test_every_binary_layout_found_at_any_alignment(phase: int, thorough: bool) 
     must = [x for k, x in enumerate(planted) if thorough or k not in low_entropy]
     assert [x for x in must if x not in hits] == []
     assert STRIDE + 7 <= 32
+    anchored, needles = _ff_anchors()  # every low-entropy layout sits on a 0xFF run
+    assert needles == {} and {a[0] for a in anchored} == low_entropy
 
 
 @pytest.mark.parametrize("ident", ["nist-p256-qx", "unauthorized-2012-p256-qx", "p384-b",

@@ -1,27 +1,33 @@
 """The pure-Python scan engine: one buffer in, a list of :class:`Hit` out.
 
-Four cheap passes, each a C-level loop over the data:
+Cheap passes, each a C-level loop over the data:
 
 1. binary layouts: every 24th 64-bit word is tested against the index of all
    8-byte windows of all layouts (``set.isdisjoint`` over a memoryview), then
    candidates are verified byte for byte (partials >= 16 bytes are kept at low
    confidence; every layout >= 31 bytes is always found);
-2. thorough mode only: the two 0xFF/0x00 boundary needles that guarantee the
-   binary layouts of the low-entropy primes and P-256's n (by default those
-   are found only when a sampled word falls on their informative part: they
-   are curve parameters present in every crypto library, and the needles
-   cost more than the rest of the scan on fill-heavy firmware);
+2. thorough mode only: the low-entropy primes, a and P-256's n are anchored
+   on their runs of >= 7 0xFF bytes (one ``rfind`` pass over maximal runs)
+   and compared whole (by default those are found only when a sampled word
+   falls on their informative part: they are curve parameters present in
+   every crypto library);
 3. ``find`` for the ASCII string indicators;
 4. hex text: a 1-in-7 decimated copy is mapped to ``x`` (hex digit) / ``z``
    (NUL) and searched for hex runs (ASCII and UTF-16LE, any case); every run
    of >= 42 characters is found and compared with the table (full and
    partial matches).  Unknown runs with the length of an x-coordinate right
-   after curve parameters are reported as a **replaced Q**.
+   after curve parameters are reported as a **replaced Q**;
+5. text buffers: the layouts of :mod:`kleptolab.defend.text_layouts`
+   (separated hex, array literals, decimal).
+
+Text (ASCII or UTF-8) skips passes 1 and 2 unless it holds NUL bytes: no
+binary layout is valid UTF-8.
 """
 
 from __future__ import annotations
 
 import bisect
+import codecs
 import mmap
 from collections.abc import KeysView
 from dataclasses import dataclass, field
@@ -194,35 +200,92 @@ def _positions(buf: Buf, needle: bytes) -> list[int]:
     return out
 
 
+_FF_RUN = b"\xff" * 7
+
+
 @cache
-def _fallback_groups() -> dict[bytes, dict[bytes, tuple[tuple[int, int], ...]]]:
-    """Fallback pairs keyed by needle, then by the 2 bytes after the needle in the pattern."""
+def _ff_anchors() -> tuple[tuple[tuple[int, int, int, int], ...], dict[bytes, tuple[tuple[int, int], ...]]]:
+    """How each fallback pattern sits on a maximal run of >= 7 0xFF bytes.
+
+    Every low-entropy layout holds such a run (P-256/P-384 primes, a and
+    P-256 n are mostly 0xFF; the tests check it): ``(pattern, run start, run end, length rule)``
+    where the rule is 0 (run bounded on both sides: lengths equal), 1 (run
+    at the pattern's start: aligned on the run's end), 2 (at its end:
+    aligned on the run's start).  Patterns without one keep their needles.
+    """
     index = pattern_index()
-    out: dict[bytes, dict[bytes, list[tuple[int, int]]]] = {}
-    for needle, pairs in index.fallback.items():
-        for number, offset in pairs:
-            data = index.patterns[number].data
-            tail = data[offset + len(needle) : offset + len(needle) + 2]
-            out.setdefault(needle, {}).setdefault(tail, []).append((number, offset))
-    return {n: {t: tuple(p) for t, p in g.items()} for n, g in out.items()}
+    numbers = sorted({n for pairs in index.fallback.values() for n, _ in pairs})
+    anchors: list[tuple[int, int, int, int]] = []
+    left: dict[bytes, list[tuple[int, int]]] = {}
+    for number in numbers:
+        data = index.patterns[number].data
+        best: tuple[int, int] | None = None
+        k = 0
+        while k < len(data):
+            if data[k] != 0xFF:
+                k += 1
+                continue
+            end = k
+            while end < len(data) and data[end] == 0xFF:
+                end += 1
+            if end - k >= len(_FF_RUN) and (best is None or end - k > best[1] - best[0]):
+                best = (k, end)
+            k = end
+        if best is None or (best[0] == 0 and best[1] == len(data)):
+            for needle, pairs in index.fallback.items():
+                for n, offset in pairs:
+                    if n == number:
+                        left.setdefault(needle, []).append((n, offset))
+            continue
+        rule = 0 if best[0] > 0 and best[1] < len(data) else 1 if best[0] == 0 else 2
+        anchors.append((number, best[0], best[1], rule))
+    return tuple(anchors), {k: tuple(v) for k, v in left.items()}
+
+
+def _ff_runs(buf: Buf) -> list[tuple[int, int]]:
+    """Maximal runs of >= 7 0xFF bytes, right to left (one ``rfind`` pass)."""
+    runs: list[tuple[int, int]] = []
+    pos = buf.rfind(_FF_RUN)
+    while pos != -1:
+        end = pos + len(_FF_RUN)  # rightmost occurrence below the last run: the run ends here
+        start = pos
+        while start > 0:
+            window = buf[max(0, start - 256) : start]
+            back = len(window) - len(window.rstrip(b"\xff"))
+            start -= back
+            if back < len(window):
+                break
+        runs.append((start, end))
+        pos = buf.rfind(_FF_RUN, 0, start) if start >= len(_FF_RUN) else -1
+    return runs
 
 
 def _scan_fallback(buf: Buf) -> list[Hit]:
+    """Full matches of the low-entropy layouts, anchored on their 0xFF runs."""
     index = pattern_index()
+    anchors, needles = _ff_anchors()
     hits: list[Hit] = []
-    for needle, groups in _fallback_groups().items():
-        size = len(needle)
+    for run_start, run_end in _ff_runs(buf):
+        size = run_end - run_start
+        for number, rs, re_, rule in anchors:
+            want = re_ - rs
+            if size < want or (rule == 0 and size != want):
+                continue
+            start = run_end - re_ if rule == 1 else run_start - rs
+            data = index.patterns[number].data
+            if start >= 0 and buf[start : start + len(data)] == data:
+                hit = _binary_hit(buf, index.patterns[number], start, start, start + len(data))
+                if hit is not None:
+                    hits.append(hit)
+    for needle, pairs in needles.items():
         for pos in _positions(buf, needle):
-            after = bytes(buf[pos + size : pos + size + 2])
-            for tail in {after, after[:1], b""}:  # tails are 2 bytes unless the pattern ends
-                for number, offset in groups.get(tail, ()):
-                    data = index.patterns[number].data
-                    start = pos - offset
-                    # only full matches count here: one C-level compare decides
-                    if start >= 0 and buf[start : start + len(data)] == data:
-                        hit = _binary_hit(buf, index.patterns[number], start, pos, pos + size)
-                        if hit is not None and not hit.partial:
-                            hits.append(hit)
+            for number, offset in pairs:
+                data = index.patterns[number].data
+                start = pos - offset
+                if start >= 0 and buf[start : start + len(data)] == data:
+                    hit = _binary_hit(buf, index.patterns[number], start, start, start + len(data))
+                    if hit is not None:
+                        hits.append(hit)
     return hits
 
 
@@ -466,8 +529,11 @@ def is_text(buf: Buf) -> bool:
         return False
     if raw.isascii():
         return True
-    try:
-        raw.decode("utf-8")
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:  # in steps: a binary fails in its first step, without a whole-file decode
+        for start in range(0, len(raw), 1 << 16):
+            decoder.decode(raw[start : start + (1 << 16)])
+        decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         return False
     return True
