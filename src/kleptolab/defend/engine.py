@@ -44,7 +44,7 @@ HEX_DIGITS = b"0123456789abcdefABCDEF"
 MIN_PARTIAL_BYTES = 16
 MIN_PARTIAL_HEX = 32
 NEXT_TO_PARAMS = 256  # bytes between a curve parameter and the Qx that follows it
-_CHUNK = STRIDE * (1 << 17)  # 3 MiB, a multiple of the stride
+_CHUNK = STRIDE * (1 << 13)  # 192 KiB, a multiple of the stride: anchor hits stay local
 _DEC = 7
 _DEC_CHUNK = _DEC * (1 << 20)
 _ASCII_NEEDLE = b"x" * 6  # a run of >= 42 hex digits always shows 6 decimated digits
