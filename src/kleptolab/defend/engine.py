@@ -363,7 +363,7 @@ def hex_runs(buf: Buf, mv: memoryview) -> list[HexRun]:
                     start, end = _utf16_run(buf, p) if utf16 else _ascii_run(buf, p)
                     raw = bytes(buf[start:end])
                     text = raw[::2].decode("ascii") if utf16 else raw.decode("ascii")
-                    if len(text) >= len(needle):
+                    if len(text) >= MIN_PARTIAL_HEX:  # shorter runs can hold no hit
                         runs.append(HexRun(start, end, text, utf16))
                     done[utf16] = max(end, p + 1)
                 i = dec.find(needle, max(i + 1, (done[utf16] - a + _DEC - 1) // _DEC))
@@ -407,6 +407,8 @@ def _run_hits(run: HexRun) -> list[Hit]:
     covered: list[tuple[int, int]] = []
     suffix = "-utf16le" if run.utf16 else ""
     gated = any(low[k : k + 24] in _HEX_WINDOWS for k in range(0, len(low) - 23, 8))
+    if not gated and "ffffffff" not in low:
+        return hits  # hashes, ids: no window of the table and no run of f (P-521 p, a)
     for c in _NUMERIC if gated else _UNGATED:  # most hex runs (hashes, ids) stop here
         h = c.hex
         i = low.find(h)

@@ -38,47 +38,81 @@ _TOKEN = re.compile(rb"0[xX]([0-9a-fA-F]{1,16})")
 _DECIMAL: dict[str, KnownConstant] = {str(c.value): c for c in CONSTANTS if c.value is not None}
 
 
-def _locate(buf: Buf, start: int, digits: str) -> tuple[int, int] | None:
+_SEP_MAP = bytes(
+    ord("x") if chr(c) in "0123456789abcdefABCDEF" else ord("c") if c == ord(":")
+    else ord("s") if c in SEPARATORS else ord(".")
+    for c in range(256)
+)
+# three space-separated 8-digit groups (bn.js), or six colon-separated bytes (openssl)
+_SHAPES = (b"xxxxxxxxsxxxxxxxxsxxxxxxxx", b"xxcxxcxxcxxcxxcxx")
+
+
+def _extend(trans: bytes | bytearray, i: int, j: int) -> tuple[int, int]:
+    """Grow ``trans[i:j]`` over hex digits and separators (windows of 4 KiB)."""
+    while i > 0:
+        window = trans[max(0, i - 4096) : i]
+        back = len(window) - len(window.rstrip(b"xsc"))
+        i -= back
+        if back < len(window):
+            break
+    while j < len(trans):
+        window = trans[j : j + 4096]
+        fwd = len(window) - len(window.lstrip(b"xsc"))
+        j += fwd
+        if fwd < len(window):
+            break
+    return i, j
+
+
+def _regions(raw: bytes | bytearray) -> list[tuple[int, int]]:
+    """Stretches of hex digits and separators that contain a separated-hex shape."""
+    trans = raw.translate(_SEP_MAP)
+    found: list[tuple[int, int]] = []
+    for shape in _SHAPES:
+        i = trans.find(shape)
+        while i != -1:
+            start, end = _extend(trans, i, i + len(shape))
+            found.append((start, end))
+            i = trans.find(shape, end)
+    found.sort()
+    merged: list[tuple[int, int]] = []
+    for start, end in found:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _locate(region: bytes, start: int, digits: str) -> tuple[int, int] | None:
     """The span of ``digits`` with separators between them, at or after ``start``."""
     sep = b"[" + re.escape(SEPARATORS) + b"]*"
     pattern = re.compile(sep.join(re.escape(ch.encode()) for ch in digits), re.IGNORECASE)
-    found = pattern.search(buf, start)
+    found = pattern.search(region, start)
     return None if found is None else (found.start(), found.end())
 
 
 def separated_hits(buf: Buf) -> list[Hit]:
     """Full constants in hex text broken up by spaces, colons or line breaks."""
     raw = buf if isinstance(buf, bytes | bytearray) else bytes(buf)
-    stripped = raw.translate(None, SEPARATORS)
-    if len(stripped) == len(buf):
-        return []
     out: list[Hit] = []
-    with memoryview(stripped) as mv:
-        runs = hex_runs(stripped, mv)
-    for run in runs:
-        if run.utf16:
-            continue
-        for h in _run_hits(HexRun(0, run.end - run.offset, run.text, False)):
-            if h.partial or h.constant is None:
+    for base, end in _regions(raw):
+        region = bytes(raw[base:end])
+        stripped = region.translate(None, SEPARATORS)
+        with memoryview(stripped) as mv:
+            runs = hex_runs(stripped, mv)
+        for run in runs:
+            if run.utf16:
                 continue
-            span = _locate(buf, run.offset + h.offset, h.value)
-            if span is None or span[1] - span[0] == h.length:
-                continue  # contiguous: the hex-run pass reports it
-            variant = "hex-colon" if b":" in bytes(buf[span[0] : span[1]]) else "hex-spaced"
-            out.append(
-                Hit(
-                    span[0],
-                    span[1] - span[0],
-                    h.constant,
-                    variant,
-                    h.verdict,
-                    "high",
-                    False,
-                    h.value,
-                    h.curve,
-                    h.role,
-                )
-            )
+            for h in _run_hits(HexRun(0, run.end - run.offset, run.text, False)):
+                if h.partial or h.constant is None:
+                    continue
+                span = _locate(region, run.offset + h.offset, h.value)
+                if span is None or span[1] - span[0] == h.length:
+                    continue  # contiguous: the hex-run pass reports it
+                variant = "hex-colon" if b":" in region[span[0] : span[1]] else "hex-spaced"
+                out.append(Hit(base + span[0], span[1] - span[0], h.constant, variant, h.verdict,
+                               "high", False, h.value, h.curve, h.role))
     return out
 
 
