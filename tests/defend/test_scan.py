@@ -16,7 +16,8 @@ import pytest
 
 from kleptolab.defend.constants import CONSTANTS, Verdict, constant_by_id
 from kleptolab.defend.containers import Limits
-from kleptolab.defend.engine import _ff_anchors, scan_buffer
+from kleptolab.defend.engine import scan_buffer
+from kleptolab.defend.engine_binary import _ff_anchors
 from kleptolab.defend.patterns import STRIDE, pattern_index
 from kleptolab.defend.report import scan_json, scan_sarif
 from kleptolab.defend.scan import scan_bytes, scan_paths

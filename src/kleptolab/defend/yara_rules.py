@@ -14,7 +14,7 @@ from functools import cache
 from typing import Any
 
 from kleptolab import __version__
-from kleptolab.defend import engine
+from kleptolab.defend import engine, engine_binary
 from kleptolab.defend.constants import CONSTANTS, KnownConstant, constant_by_id
 from kleptolab.defend.engine import Buf, Hit
 from kleptolab.defend.patterns import binary_layouts
@@ -118,7 +118,7 @@ def scan_buffer_yara(buf: Buf, *, thorough: bool = True) -> list[Hit]:
                     variant, value = ident.replace("_", "-"), raw.hex()
                 context: tuple[str, ...] = ()
                 if variant == "be":
-                    context = tuple(engine._binary_context(buf, c, inst.offset, len(raw)))
+                    context = tuple(engine_binary._binary_context(buf, c, inst.offset, len(raw)))
                 hits.append(Hit(inst.offset, inst.matched_length, c, variant, c.verdict, "high",
                                 False, value, c.curve, c.role, context))
     with memoryview(buf) as mv:
