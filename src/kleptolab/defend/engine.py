@@ -29,6 +29,7 @@ from __future__ import annotations
 import bisect
 import codecs
 from functools import cache
+from typing import Any
 
 from kleptolab.defend.constants import CONSTANTS, KnownConstant, Verdict
 from kleptolab.defend.engine_binary import _positions, _scan_binary, _scan_fallback
@@ -294,6 +295,18 @@ def is_text(buf: Buf) -> bool:
         return False
     if raw.isascii():
         return True
+    if not isinstance(raw, bytes):
+        return _utf8(raw)  # mutable: never cached
+    if _LAST_TEXT[0] is raw:  # the unpacker asked about this very (immutable) buffer
+        return bool(_LAST_TEXT[1])
+    _LAST_TEXT[0], _LAST_TEXT[1] = raw, _utf8(raw)
+    return bool(_LAST_TEXT[1])
+
+
+_LAST_TEXT: list[Any] = [None, False]
+
+
+def _utf8(raw: bytes | bytearray) -> bool:
     decoder = codecs.getincrementaldecoder("utf-8")()
     try:  # in steps: a binary fails in its first step, without a whole-file decode
         for start in range(0, len(raw), 1 << 16):

@@ -47,7 +47,7 @@ class Window:
     """``data`` read from ``offset`` of a file (``offset`` 0 and whole for most files)."""
 
     offset: int
-    data: bytearray
+    data: bytes
 
 
 def _kind(mode: int) -> str:
@@ -109,18 +109,20 @@ def walk(paths: Iterable[str], warnings: list[str]) -> Iterator[FileRef]:
             warnings.append(_skip(path, st.st_mode))
 
 
-def _read_into(fd: int, buf: bytearray, offset: int) -> int:
-    view = memoryview(buf)
-    done = 0
-    try:
-        while done < len(buf):
-            got = os.preadv(fd, [view[done:]], offset + done)
-            if got == 0:
-                break
-            done += got
-    finally:
-        view.release()
-    return done
+def _read(fd: int, want: int, offset: int) -> bytes:
+    """Up to ``want`` bytes at ``offset``; fewer only when the file ends (shrank) first."""
+    data = os.pread(fd, want, offset)
+    if len(data) in (0, want):
+        return data
+    pieces = [data]
+    got = len(data)
+    while got < want:
+        more = os.pread(fd, want - got, offset + got)
+        if not more:
+            break
+        pieces.append(more)
+        got += len(more)
+    return b"".join(pieces)
 
 
 def read_windows(
@@ -151,10 +153,9 @@ def read_windows(
         offset = 0
         while offset < size:
             want = min(size - offset, size if step == size else window)
-            buf = bytearray(want)
-            got = _read_into(fd, buf, offset)
+            buf = _read(fd, want, offset)
+            got = len(buf)
             if got < want:
-                del buf[got:]
                 warnings.append(
                     f"{ref.path}: file shrank while being read; scanned "
                     f"{offset + got} of {ref.size} bytes"
