@@ -186,6 +186,7 @@ def _ff_anchors() -> tuple[
             continue
         rule = 0 if best[0] > 0 and best[1] < len(data) else 1 if best[0] == 0 else 2
         anchors.append((number, best[0], best[1], rule))
+    anchors.sort(key=lambda a: a[2] - a[1])  # shortest run first: the scan can stop early
     return tuple(anchors), {k: tuple(v) for k, v in left.items()}
 
 
@@ -216,7 +217,9 @@ def _scan_fallback(buf: Buf) -> list[Hit]:
         size = run_end - run_start
         for number, rs, re_, rule in anchors:
             want = re_ - rs
-            if size < want or (rule == 0 and size != want):
+            if size < want:
+                break  # sorted by run length: no longer run fits either
+            if rule == 0 and size != want:
                 continue
             start = run_end - re_ if rule == 1 else run_start - rs
             data = index.patterns[number].data
