@@ -17,6 +17,7 @@ import pytest
 from kleptolab.defend.constants import CONSTANTS, Verdict, constant_by_id
 from kleptolab.defend.containers import Limits
 from kleptolab.defend.engine import scan_buffer
+from kleptolab.defend.engine_binary import _ff_anchors
 from kleptolab.defend.patterns import STRIDE, pattern_index
 from kleptolab.defend.report import scan_json, scan_sarif
 from kleptolab.defend.scan import scan_bytes, scan_paths
@@ -53,6 +54,8 @@ def test_every_binary_layout_found_at_any_alignment(phase: int, thorough: bool) 
     must = [x for k, x in enumerate(planted) if thorough or k not in low_entropy]
     assert [x for x in must if x not in hits] == []
     assert STRIDE + 7 <= 32
+    anchored, needles = _ff_anchors()  # every low-entropy layout sits on a 0xFF run
+    assert needles == {} and {a[0] for a in anchored} == low_entropy
 
 
 @pytest.mark.parametrize("ident", ["nist-p256-qx", "unauthorized-2012-p256-qx", "p384-b",
@@ -169,8 +172,8 @@ def test_archives_are_recursed_with_inner_paths(tmp_path: Path) -> None:
     result = scan_paths([tmp_path])
     where = sorted(f.inner or "" for f in result.findings if f.hit.constant
                    and f.hit.constant.id == "nist-p256-qx")
-    assert where == ["<gzip>!/fw/a.bin.xz!/<xz>", "<gzip>!/fw/b.bin.bz2!/<bzip2>",
-                     "<gzip>!/lib/c.jar!/org/x/Dual.class"]
+    assert where == ["gzip@0x0 → fw/a.bin.xz → xz@0x0", "gzip@0x0 → fw/b.bin.bz2 → bzip2@0x0",
+                     "gzip@0x0 → lib/c.jar → org/x/Dual.class"]
     assert result.files == 1 and not result.warnings
 
 

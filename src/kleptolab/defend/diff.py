@@ -6,6 +6,11 @@ changed next to the P-256 parameters.  Each changed string is tagged with
 what the scanner says about it (known-good/known-bad constant, **replaced
 Q**, master password, other hex run), and carries its neighbourhood (the
 unchanged strings before and after it).
+
+Packed inputs are unpacked first (:func:`unpacked`): a ScreenOS download is
+compared through the image inside its LZMA body, any other file through its
+largest carved stream when that holds at least half as many bytes as the
+file, so a packed pair gives the same tagged changes as the unpacked pair.
 """
 
 from __future__ import annotations
@@ -16,9 +21,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kleptolab.defend.constants import Verdict
+from kleptolab.defend.containers import Budget, Limits, expand, sniff
 from kleptolab.defend.engine import Hit, scan_buffer
 
-__all__ = ["Change", "DiffReport", "StringAt", "diff_images", "extract_strings"]
+__all__ = ["Change", "DiffReport", "StringAt", "diff_images", "extract_strings", "unpacked"]
 
 MIN_STRING = 6
 NEIGHBOURS = 2
@@ -76,6 +82,9 @@ class DiffReport:
     old_name: str
     new_name: str
     changes: list[Change] = field(default_factory=list)
+    old_source: str = ""  # what was compared: the name, or e.g. ``NAME → lzma@0x12C04``
+    new_source: str = ""
+    warnings: list[str] = field(default_factory=list)
 
     def tagged(self, tag: str) -> list[Change]:
         """Changes with a tag starting with ``tag`` (e.g. ``new:replaced-q``)."""
@@ -101,6 +110,9 @@ class DiffReport:
         return {
             "old": self.old_name,
             "new": self.new_name,
+            "old_source": self.old_source or self.old_name,
+            "new_source": self.new_source or self.new_name,
+            "warnings": self.warnings,
             "headlines": self.headlines,
             "changes": [c.to_json() for c in self.changes],
         }
@@ -128,11 +140,28 @@ def _tags(prefix: str, s: StringAt | None, hits: list[Hit]) -> list[str]:
     return tags
 
 
-def diff_images(old: bytes, new: bytes, old_name: str = "OLD", new_name: str = "NEW") -> DiffReport:
-    """Diff the printable strings of ``old`` and ``new`` and tag the changes."""
+def unpacked(name: str, data: bytes, limits: Limits | None = None) -> tuple[str, bytes, list[str]]:
+    """What to compare for ``data``: (path, bytes, warnings); the data itself if nothing is packed."""
+    budget = Budget(limits or Limits())
+    best: tuple[str, bytes] | None = None
+    for location, leaf in expand(name, data, budget):
+        if location != name and (best is None or len(leaf) > len(best[1])):
+            best = (location, bytes(leaf))
+    if best is not None and (sniff(data) == "screenos" or 2 * len(best[1]) >= len(data)):
+        return best[0], best[1], budget.warnings
+    return name, data, budget.warnings
+
+
+def diff_images(old: bytes, new: bytes, old_name: str = "OLD", new_name: str = "NEW", *,
+                unpack: bool = True) -> DiffReport:
+    """Diff the printable strings of ``old`` and ``new`` (unpacked first) and tag the changes."""
+    report = DiffReport(old_name, new_name, old_source=old_name, new_source=new_name)
+    if unpack:
+        report.old_source, old, warn_a = unpacked(old_name, old)
+        report.new_source, new, warn_b = unpacked(new_name, new)
+        report.warnings = warn_a + warn_b
     a, b = extract_strings(old), extract_strings(new)
     hits_a, hits_b = scan_buffer(old), scan_buffer(new)
-    report = DiffReport(old_name, new_name)
     matcher = difflib.SequenceMatcher(a=[s.text for s in a], b=[s.text for s in b], autojunk=False)
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
         if op == "equal":

@@ -1,42 +1,47 @@
 """The pure-Python scan engine: one buffer in, a list of :class:`Hit` out.
 
-Four cheap passes, each a C-level loop over the data:
+Cheap passes, each a C-level loop over the data:
 
 1. binary layouts: every 24th 64-bit word is tested against the index of all
    8-byte windows of all layouts (``set.isdisjoint`` over a memoryview), then
    candidates are verified byte for byte (partials >= 16 bytes are kept at low
    confidence; every layout >= 31 bytes is always found);
-2. thorough mode only: the two 0xFF/0x00 boundary needles that guarantee the
-   binary layouts of the low-entropy primes and P-256's n (by default those
-   are found only when a sampled word falls on their informative part: they
-   are curve parameters present in every crypto library, and the needles
-   cost more than the rest of the scan on fill-heavy firmware);
+2. thorough mode only: the low-entropy primes, a and P-256's n are anchored
+   on their runs of >= 7 0xFF bytes (one ``rfind`` pass over maximal runs)
+   and compared whole (by default those are found only when a sampled word
+   falls on their informative part: they are curve parameters present in
+   every crypto library);
 3. ``find`` for the ASCII string indicators;
 4. hex text: a 1-in-7 decimated copy is mapped to ``x`` (hex digit) / ``z``
    (NUL) and searched for hex runs (ASCII and UTF-16LE, any case); every run
    of >= 42 characters is found and compared with the table (full and
    partial matches).  Unknown runs with the length of an x-coordinate right
-   after curve parameters are reported as a **replaced Q**.
+   after curve parameters are reported as a **replaced Q**;
+5. text buffers: the layouts of :mod:`kleptolab.defend.text_layouts`
+   (separated hex, array literals, decimal).
+
+Text (ASCII or UTF-8) skips passes 1 and 2 unless it holds NUL bytes: no
+binary layout is valid UTF-8.
 """
 
 from __future__ import annotations
 
 import bisect
-import mmap
-from dataclasses import dataclass, field
+import codecs
+from functools import cache
+from typing import Any
 
 from kleptolab.defend.constants import CONSTANTS, KnownConstant, Verdict
-from kleptolab.defend.patterns import STRIDE, BinaryPattern, pattern_index
+from kleptolab.defend.engine_binary import _positions, _scan_binary, _scan_fallback
+from kleptolab.defend.hit import Buf, HexRun, Hit
+from kleptolab.defend.patterns import pattern_index
 from kleptolab.drbg.curves import curve_by_name
 
-__all__ = ["Buf", "HexRun", "Hit", "hex_runs", "scan_buffer"]
+__all__ = ["Buf", "HexRun", "Hit", "hex_runs", "is_text", "scan_buffer"]
 
-Buf = bytes | bytearray | mmap.mmap
 HEX_DIGITS = b"0123456789abcdefABCDEF"
-MIN_PARTIAL_BYTES = 16
 MIN_PARTIAL_HEX = 32
 NEXT_TO_PARAMS = 256  # bytes between a curve parameter and the Qx that follows it
-_CHUNK = STRIDE * (1 << 17)  # 3 MiB, a multiple of the stride
 _DEC = 7
 _DEC_CHUNK = _DEC * (1 << 20)
 _ASCII_NEEDLE = b"x" * 6  # a run of >= 42 hex digits always shows 6 decimated digits
@@ -48,148 +53,23 @@ _TRANSLATE = bytes(
 _QX_LENGTHS = {64: "P-256", 96: "P-384", 130: "P-521", 131: "P-521", 132: "P-521"}
 
 
-@dataclass(frozen=True)
-class Hit:
-    """One match in one buffer; ``offset``/``length`` are bytes in that buffer."""
-
-    offset: int
-    length: int
-    constant: KnownConstant | None
-    variant: str
-    verdict: Verdict
-    confidence: str  # "high" | "medium" | "low"
-    partial: bool
-    value: str  # the matched value as hex (or the text, for string indicators)
-    curve: str | None = None
-    role: str | None = None
-    context: tuple[str, ...] = field(default=())
-
-
-@dataclass(frozen=True)
-class HexRun:
-    """A run of >= 42 hex digits: ``text`` as found, at ``offset`` (bytes), ``utf16``."""
-
-    offset: int
-    end: int
-    text: str
-    utf16: bool
-
-
-def _byte(buf: Buf, i: int) -> int:
-    return buf[i] if 0 <= i < len(buf) else -1
-
-
-def _binary_hit(buf: Buf, pattern: BinaryPattern, start: int, lo: int, hi: int) -> Hit | None:
-    """Verify ``pattern`` at ``start`` knowing ``buf[lo:hi]`` already matches."""
-    data, size = pattern.data, len(pattern.data)
-    if start >= 0 and buf[start : start + size] == data:
-        lo, hi = start, start + size
-    else:
-        first, last = max(start, 0), min(start + size, len(buf))
-        while lo > first and buf[lo - 1] == data[lo - 1 - start]:
-            lo -= 1
-        while hi < last and buf[hi] == data[hi - start]:
-            hi += 1
-        if hi - lo < MIN_PARTIAL_BYTES or len(set(data[lo - start : hi - start])) < 8:
-            return None  # too short, or a low-entropy slice such as a 0xFF/0x00 fill boundary
-    full = hi - lo == size
-    c = pattern.constant
-    context: list[str] = []
-    if full and pattern.variant == "be" and c.value is not None:
-        context += _binary_context(buf, c, start, size)
-    return Hit(
-        offset=lo, length=hi - lo, constant=c, variant=pattern.variant,
-        verdict=c.verdict, confidence="high" if full else "low", partial=not full,
-        value=c.text if c.text is not None else bytes(buf[lo:hi]).hex(),
-        curve=c.curve, role=c.role, context=tuple(context),
-    )
-
-
-def _binary_context(buf: Buf, c: KnownConstant, start: int, size: int) -> list[str]:
-    out: list[str] = []
-    if c.size > size and start > 0 and buf[start - 1] == 0:
-        out.append("leading-zero")
-    prev = _byte(buf, start - 1)
-    y = _partner_y(c)
-    if prev == 4 and y is not None and buf[start + size : start + size + c.size] == y:
-        out.append("sec1-uncompressed")
-    elif prev in (2, 3) and y is not None and prev == 2 + (y[-1] & 1):
-        out.append("sec1-compressed")
-    if (_byte(buf, start - 2) == 2 and prev == size) or (_byte(buf, start - 3) == 2 and _byte(buf, start - 2) == size + 1 and prev == 0):
-        out.append("der-integer")
-    return out
-
-
-def _partner_y(c: KnownConstant) -> bytes | None:
-    if c.role not in ("Px", "Qx"):
-        return None
-    want = "Py" if c.role == "Px" else "Qy"
-    for other in CONSTANTS:
-        if other.curve == c.curve and other.role == want and other.source == c.source:
-            return other.be_bytes()
-    return None
-
-
-def _scan_binary(buf: Buf, mv: memoryview) -> list[Hit]:
-    index = pattern_index()
-    keys = index.anchors.keys()
-    hits: list[Hit] = []
-    step = STRIDE // 8
-    for a in range(0, len(buf), _CHUNK):
-        usable = (min(a + _CHUNK, len(buf)) - a) // 8 * 8
-        if usable < 8:
-            break
-        words = mv[a : a + usable].cast("Q")[::step]
-        if keys.isdisjoint(words):
-            continue
-        for j in [j for j, word in enumerate(words) if word in keys]:
-            pos = a + STRIDE * j
-            for number, offset in index.anchors[words[j]]:
-                hit = _binary_hit(buf, index.patterns[number], pos - offset, pos, pos + 8)
-                if hit is not None:
-                    hits.append(hit)
-    return hits
-
-
-def _positions(buf: Buf, needle: bytes) -> list[int]:
-    """Every (overlapping) occurrence of ``needle``, ascending.
-
-    Searches backwards: CPython's ``rfind`` skips about three times faster
-    than ``find`` on high-entropy data.
-    """
-    out: list[int] = []
-    pos = buf.rfind(needle)
-    while pos != -1:
-        out.append(pos)
-        pos = buf.rfind(needle, 0, pos + len(needle) - 1) if pos > 0 else -1
-    out.reverse()
-    return out
-
-
-def _scan_fallback(buf: Buf) -> list[Hit]:
-    index = pattern_index()
-    hits: list[Hit] = []
-    for needle, pairs in index.fallback.items():
-        for pos in _positions(buf, needle):
-            after = buf[pos + len(needle) : pos + len(needle) + 4]
-            for number, offset in pairs:
-                data = index.patterns[number].data
-                tail = data[offset + len(needle) : offset + len(needle) + 4]
-                if after.startswith(tail):
-                    hit = _binary_hit(buf, index.patterns[number], pos - offset, pos,
-                                      pos + len(needle))
-                    if hit is not None and not hit.partial:
-                        hits.append(hit)
-    return hits
+@cache
+def _string_table() -> tuple[tuple[bytes, dict[bytes, tuple[bytes, KnownConstant]]], ...]:
+    """Per ``find`` prefix: the 3 bytes after it -> (indicator, row)."""
+    texts = {c.text.encode("ascii"): c for c in CONSTANTS if c.text is not None}
+    out = []
+    for prefix in pattern_index().text_prefixes:
+        n = len(prefix)
+        # the 3 bytes after the shared prefix tell the indicators from look-alikes
+        out.append((prefix, {raw[n : n + 3]: (raw, c) for raw, c in texts.items()
+                             if raw.startswith(prefix)}))
+    return tuple(out)
 
 
 def _scan_strings(buf: Buf) -> list[Hit]:
     hits: list[Hit] = []
-    texts = {c.text.encode("ascii"): c for c in CONSTANTS if c.text is not None}
-    for prefix in pattern_index().text_prefixes:
+    for prefix, keyed in _string_table():
         n = len(prefix)
-        # the 3 bytes after the shared prefix tell the indicators from look-alikes
-        keyed = {raw[n : n + 3]: (raw, c) for raw, c in texts.items() if raw.startswith(prefix)}
         for pos in _positions(buf, prefix):
             entry = keyed.get(bytes(buf[pos + n : pos + n + 3]))
             if entry is not None and buf[pos : pos + len(entry[0])] == entry[0]:
@@ -200,20 +80,22 @@ def _scan_strings(buf: Buf) -> list[Hit]:
 
 
 def _ascii_run(buf: Buf, p: int) -> tuple[int, int]:
-    start = p
+    start, size = p, 64  # most runs are short: small windows first, doubling up to 4 KiB
     while start > 0:
-        window = buf[max(0, start - 4096) : start]
+        window = buf[max(0, start - size) : start]
         back = len(window) - len(window.rstrip(HEX_DIGITS))
         start -= back
         if back < len(window):
             break
-    end = p
+        size = min(2 * size, 4096)
+    end, size = p, 64
     while end < len(buf):
-        window = buf[end : end + 4096]
+        window = buf[end : end + size]
         fwd = len(window) - len(window.lstrip(HEX_DIGITS))
         end += fwd
         if fwd < len(window):
             break
+        size = min(2 * size, 4096)
     return start, end
 
 
@@ -245,7 +127,7 @@ def hex_runs(buf: Buf, mv: memoryview) -> list[HexRun]:
                     start, end = _utf16_run(buf, p) if utf16 else _ascii_run(buf, p)
                     raw = bytes(buf[start:end])
                     text = raw[::2].decode("ascii") if utf16 else raw.decode("ascii")
-                    if len(text) >= len(needle):
+                    if len(text) >= MIN_PARTIAL_HEX:  # shorter runs can hold no hit
                         runs.append(HexRun(start, end, text, utf16))
                     done[utf16] = max(end, p + 1)
                 i = dec.find(needle, max(i + 1, (done[utf16] - a + _DEC - 1) // _DEC))
@@ -274,6 +156,12 @@ def _windows() -> dict[str, list[tuple[KnownConstant, int]]]:
 
 
 _HEX_WINDOWS = _windows()
+# constants that some alignment would let slip past the window gate of _run_hits
+_UNGATED = tuple(
+    c for c in _NUMERIC
+    if not all(any(len(set(c.hex[k : k + 24])) > 2 for k in range(s, len(c.hex) - 23, 8))
+               for s in range(8))
+)
 
 
 def _run_hits(run: HexRun) -> list[Hit]:
@@ -282,7 +170,10 @@ def _run_hits(run: HexRun) -> list[Hit]:
     hits: list[Hit] = []
     covered: list[tuple[int, int]] = []
     suffix = "-utf16le" if run.utf16 else ""
-    for c in _NUMERIC:
+    gated = any(low[k : k + 24] in _HEX_WINDOWS for k in range(0, len(low) - 23, 8))
+    if not gated and "ffffffff" not in low:
+        return hits  # hashes, ids: no window of the table and no run of f (P-521 p, a)
+    for c in _NUMERIC if gated else _UNGATED:  # most hex runs (hashes, ids) stop here
         h = c.hex
         i = low.find(h)
         while i != -1:
@@ -336,7 +227,7 @@ def _replaced_q(runs: list[HexRun], per_run: list[list[Hit]]) -> list[Hit]:
     out: list[Hit] = []
     for k, run in enumerate(runs):
         curve_name = _QX_LENGTHS.get(len(run.text))
-        if curve_name is None or per_run[k] or k == 0:
+        if curve_name is None or per_run[k] or k == 0 or run.text.isdigit():
             continue
         before = [h for h in per_run[k - 1] if h.verdict is Verdict.CURVE and not h.partial]
         if not before or run.offset - runs[k - 1].end > NEXT_TO_PARAMS:
@@ -388,6 +279,44 @@ def _suppress(hits: list[Hit]) -> list[Hit]:
     return sorted(out.values(), key=lambda h: (h.offset, -h.length))
 
 
+TEXT_CHECK_LIMIT = 64 << 20
+
+
+def is_text(buf: Buf) -> bool:
+    """True for ASCII or valid UTF-8 (C passes; a binary fails within its first bytes).
+
+    No binary layout, and no partial of one (>= 16 bytes, >= 8 distinct
+    values), is valid UTF-8 (tests/defend/test_text_layouts.py checks the
+    whole table), so text skips the binary passes unless it holds NUL bytes
+    (UTF-16LE strings); a compressed stream is not valid UTF-8 either.
+    """
+    raw = buf if isinstance(buf, bytes | bytearray) else None
+    if raw is None or len(raw) > TEXT_CHECK_LIMIT:
+        return False
+    if raw.isascii():
+        return True
+    if not isinstance(raw, bytes):
+        return _utf8(raw)  # mutable: never cached
+    if _LAST_TEXT[0] is raw:  # the unpacker asked about this very (immutable) buffer
+        return bool(_LAST_TEXT[1])
+    _LAST_TEXT[0], _LAST_TEXT[1] = raw, _utf8(raw)
+    return bool(_LAST_TEXT[1])
+
+
+_LAST_TEXT: list[Any] = [None, False]
+
+
+def _utf8(raw: bytes | bytearray) -> bool:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:  # in steps: a binary fails in its first step, without a whole-file decode
+        for start in range(0, len(raw), 1 << 16):
+            decoder.decode(raw[start : start + (1 << 16)])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def scan_buffer(buf: Buf, *, thorough: bool = True) -> list[Hit]:
     """Scan one in-memory or memory-mapped buffer; hits sorted by offset.
 
@@ -397,11 +326,19 @@ def scan_buffer(buf: Buf, *, thorough: bool = True) -> list[Hit]:
     """
     if len(buf) == 0:
         return []
+    text = is_text(buf)
     with memoryview(buf) as mv:
-        hits = _scan_binary(buf, mv) + _scan_strings(buf)
-        if thorough:
+        hits = _scan_strings(buf)
+        if not text or buf.find(b"\x00") != -1:
+            hits += _scan_binary(buf, mv, thorough)
+        if thorough and not text:
             hits += _scan_fallback(buf)
         runs = hex_runs(buf, mv)
+    from kleptolab.defend import text_layouts
+
+    hits += text_layouts.decimal_hits(runs)
+    if text:
+        hits += text_layouts.separated_hits(buf) + text_layouts.literal_hits(buf)
     per_run = _all_run_hits(runs)
     _mark_next_to_params(runs, per_run)
     for found in per_run:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import sys
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 from kleptolab.defend.constants import CONSTANTS, KnownConstant
@@ -86,6 +86,9 @@ class PatternIndex:
     the engine's thorough mode.  ``best_effort`` names the layouts that
     neither mechanism guarantees (limb layouts of the primes).
     ``text_prefixes`` are the ``find`` needles for ASCII string indicators.
+    ``thorough_anchors`` leaves out the weak windows (at most one byte that is
+    not 0x00/0xFF, e.g. ``00 00 FC FF FF FF FF FF``: small integers, common in
+    any binary) of the patterns the fallback needles already guarantee.
     """
 
     patterns: tuple[BinaryPattern, ...]
@@ -93,6 +96,12 @@ class PatternIndex:
     fallback: dict[bytes, tuple[tuple[int, int], ...]]
     best_effort: tuple[str, ...]
     text_prefixes: tuple[bytes, ...]
+    thorough_anchors: dict[int, tuple[tuple[int, int], ...]] = field(default_factory=dict)
+
+
+def _weak(window: bytes) -> bool:
+    """At most one byte other than 0x00/0xFF: small integers, common in any binary."""
+    return sum(b not in (0x00, 0xFF) for b in window) <= 1
 
 
 def _guaranteed(usable: set[int], length: int) -> bool:
@@ -132,10 +141,25 @@ def pattern_index() -> PatternIndex:
         if not covered:
             best_effort.append(f"{pattern.constant.id}/{pattern.variant}")
     prefixes = sorted({c.text.encode("ascii")[:7] for c in CONSTANTS if c.text is not None})
+    # thorough mode: drop weak windows where the strong ones (or the fallback) still guarantee
+    in_fallback = {number for pairs in fallback.values() for number, _ in pairs}
+    strong_only = set(in_fallback)
+    for number, pattern in enumerate(patterns):
+        strong = {o for o in range(len(pattern.data) - WORD + 1)
+                  if _usable(pattern.data[o : o + WORD]) and not _weak(pattern.data[o : o + WORD])}
+        if _guaranteed(strong, len(pattern.data)):
+            strong_only.add(number)
+    thorough: dict[int, tuple[tuple[int, int], ...]] = {}
+    for key, pairs in anchors.items():
+        weak = _weak(key.to_bytes(WORD, sys.byteorder))
+        kept = tuple(p for p in pairs if not (weak and p[0] in strong_only))
+        if kept:
+            thorough[key] = kept
     return PatternIndex(
         patterns=tuple(patterns),
         anchors={k: tuple(v) for k, v in anchors.items()},
         fallback={k: tuple(v) for k, v in fallback.items()},
         best_effort=tuple(best_effort),
         text_prefixes=tuple(prefixes),
+        thorough_anchors=thorough,
     )

@@ -14,7 +14,7 @@ from functools import cache
 from typing import Any
 
 from kleptolab import __version__
-from kleptolab.defend import engine
+from kleptolab.defend import engine, engine_binary
 from kleptolab.defend.constants import CONSTANTS, KnownConstant, constant_by_id
 from kleptolab.defend.engine import Buf, Hit
 from kleptolab.defend.patterns import binary_layouts
@@ -41,6 +41,10 @@ def _rule(c: KnownConstant) -> str | None:
         strings.append(f'        $text = "{_quote(c.text)}" ascii wide')
     else:
         strings.append(f'        $hex = "{c.hex}" nocase ascii wide')
+        digits = c.hex.zfill(-(-len(c.hex) // 8) * 8)  # bn.js pads to whole 8-digit groups
+        groups = " ".join(digits[k : k + 8] for k in range(0, len(digits), 8))
+        strings.append(f'        $spaced = "{groups}" nocase ascii')
+        strings.append(f'        $dec = "{c.value}" fullword ascii wide')
         for pattern in binary_layouts(c):
             ident = pattern.variant.replace("-", "_")
             strings.append(f"        ${ident} = {{ {pattern.data.hex(' ')} }}")
@@ -64,7 +68,8 @@ def export_yara() -> str:
     """YARA source for every constant of the table."""
     header = (
         "// Dual EC / ScreenOS constants exported by kleptolab (defensive indicators only).\n"
-        "// Hex text: nocase ascii wide; binary: be, le, 32/64-bit limb orders.\n\n"
+        "// Hex text: nocase ascii wide, also in 8-digit groups (bn.js); decimal (fullword);\n"
+        "// binary: be, le, 32/64-bit limb orders.\n\n"
     )
     return header + "\n".join(r for r in (_rule(c) for c in CONSTANTS) if r)
 
@@ -101,6 +106,11 @@ def scan_buffer_yara(buf: Buf, *, thorough: bool = True) -> list[Hit]:
                 raw = bytes(inst.matched_data)
                 if ident == "hex":
                     variant, value = _hex_variant(raw), c.hex
+                elif ident in ("spaced", "dec"):
+                    variant = "hex-spaced" if ident == "spaced" else "decimal"
+                    value = c.hex
+                    if len(raw) > 1 and raw[1] == 0:
+                        variant += "-utf16le"
                 elif ident == "text":
                     wide = len(raw) > 1 and raw[1] == 0
                     variant, value = ("utf16le" if wide else "ascii"), c.text or ""
@@ -108,7 +118,7 @@ def scan_buffer_yara(buf: Buf, *, thorough: bool = True) -> list[Hit]:
                     variant, value = ident.replace("_", "-"), raw.hex()
                 context: tuple[str, ...] = ()
                 if variant == "be":
-                    context = tuple(engine._binary_context(buf, c, inst.offset, len(raw)))
+                    context = tuple(engine_binary._binary_context(buf, c, inst.offset, len(raw)))
                 hits.append(Hit(inst.offset, inst.matched_length, c, variant, c.verdict, "high",
                                 False, value, c.curve, c.role, context))
     with memoryview(buf) as mv:

@@ -63,32 +63,23 @@ def info(
     image: Annotated[Path, typer.Argument(help="Image file.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Verify an image (magic, checksums) and print what the loader finds in it."""
-    from kleptolab.device.firmware import parse_image
+    """Print the header words of a ScreenOS image and what the lab loader finds in it."""
+    from kleptolab.device.firmware_info import describe
 
     ui.check_input_file(image, "image")
     try:
-        parsed = parse_image(image.read_bytes())
+        data = image.read_bytes()
     except OSError as exc:
         ui.fail(f"{image}: cannot read ({exc.strerror or exc})")
+    try:
+        fields = describe(data)
     except ValueError as exc:
         ui.fail(f"{image}: {exc}")
-    fields = {
-        "version": str(parsed.version),
-        "build_stamp": parsed.build_stamp,
-        "q_kind": parsed.profile.q_kind.value,
-        "q_x": parsed.q_x_text,
-        "kat": parsed.kat.hex() if parsed.kat else None,
-        "master_password": parsed.master_password,
-        "body_checksum": f"{parsed.body_checksum:#010x}",
-        "header_checksum": f"{parsed.header_checksum:#010x}",
-        "size": parsed.size,
-    }
     if as_json:
         typer.echo(json.dumps(fields, indent=2))
     else:
         for key, value in fields.items():
-            ui.console.print(f"{key:16} {ui.printable(str(value if value is not None else '-'))}",
+            ui.console.print(f"{key:18} {ui.printable(str(value if value is not None else '-'))}",
                              markup=False, soft_wrap=True)
 
 
