@@ -22,8 +22,13 @@ def _mark(ok: bool, good: str, bad: str) -> str:
 
 
 def describe(data: bytes) -> dict[str, Any]:
-    """Header fields with their status, then the lab loader's findings; ``ValueError`` if no magic."""
+    """Header fields with their status, then the lab loader's findings; ``ValueError`` if no
+    magic, or if the file ends before its body (a truncated download: nothing to describe)."""
     head = layout.read_header(data)
+    if len(data) <= layout.BODY_OFFSET:
+        raise ValueError(
+            f"truncated image: {len(data)} bytes end before the body at {layout.BODY_OFFSET:#x}"
+        )
     platform = next((p for p in layout.PLATFORMS.values() if p.code == head.platform_code), None)
     body = len(data) - layout.BODY_OFFSET
     size_ok = body > 0 and head.size == body - layout.SIZE_BIAS
