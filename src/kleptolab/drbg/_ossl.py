@@ -40,7 +40,7 @@ _SIGS: dict[str, tuple[Any, ...]] = {  # name: (restype, *argtypes)
 
 
 class OsslSweep:
-    """Callable sweep kernel bound to one libcrypto; not thread-safe (one per process)."""
+    """Callable sweep kernel bound to one libcrypto; not thread-safe (one per thread, see ``_fastsweep``)."""
 
     def __init__(self, lib: ctypes.CDLL) -> None:
         fn: dict[str, Any] = {}
