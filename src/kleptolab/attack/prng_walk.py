@@ -117,6 +117,7 @@ class PrngWalker:
         self._walks: list[_Walk] = []
         self._walk_of: dict[Anchor, _Walk] = {}  # O(1) lookup for reanchor
         self._by_session: dict[str, list[_Walk]] = {}
+        self._by_nonce: dict[bytes, list[Anchor]] = {}
         self._seen: set[tuple[bytes, int]] = set()
         self._outputs: dict[bytes, list[DrawRef]] = {}
         # group number -> (walks indexed so far, public value -> [(private, draw)])
@@ -130,6 +131,10 @@ class PrngWalker:
     @property
     def anchors(self) -> list[Anchor]:
         return [w.anchor for w in self._walks]
+
+    def anchors_for(self, nonce: bytes) -> list[Anchor]:
+        """The anchors placed at output ``nonce`` (in the order they were added)."""
+        return list(self._by_nonce.get(nonce, []))
 
     def add(self, anchor: Anchor, prefix: tuple[list[bytes], list[int]] | None = None) -> bool:
         """Walk ``anchor`` (once per nonce and state); False when already walked.
@@ -152,6 +157,7 @@ class PrngWalker:
         self._walks.append(walk)
         self._walk_of[anchor] = walk
         self._by_session.setdefault(anchor.session, []).append(walk)
+        self._by_nonce.setdefault(anchor.nonce, []).append(anchor)
         for offset, value in enumerate(outputs, start=1):
             self._outputs.setdefault(value, []).append(DrawRef(anchor, offset))
         return True
