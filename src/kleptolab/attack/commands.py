@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import glob
+import json
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,11 +13,13 @@ from rich.table import Table
 
 from kleptolab.ui import console, fail, progress
 
-STAGES = ("recovering Dual EC states", "attacking IKE SAs", "decrypting ESP")
+DEFAULT_WINDOW = 2048  # = kleptolab.attack.forward.DEFAULT_WINDOW (not imported: keeps `kleptolab --help` fast)
+STAGES = ("reading captures", "recovering Dual EC states", "attacking IKE SAs", "decrypting ESP")
 
 
 def decrypt(
-    capture: Annotated[Path, typer.Argument(help="pcap/pcapng capture (gzip welcome)")],
+    captures: Annotated[list[str], typer.Argument(
+        help="pcap/pcapng captures (gzip welcome): files, folders (their *.pcap, *.pcapng, *.cap, *.gz) or globs")],
     trapdoor: Annotated[Path, typer.Option("--trapdoor", help="attacker key file (kleptolab-dualec-trapdoor)")],
     outdir: Annotated[Path, typer.Option("-o", "--outdir", help="where to write tables, plaintext.pcap, report.json")],
     psk: Annotated[str | None, typer.Option("--psk", help="IKEv1 pre-shared key, if known")] = None,
@@ -24,20 +29,29 @@ def decrypt(
     quirk_shifts: Annotated[int, typer.Option(
         help="also sweep nonces whose Dual EC block lost N leading zero bytes (BN_bn2bin quirk); "
              "each extra shift costs one more sweep")] = 0,
-    engine: Annotated[str, typer.Option(help="local | ray | dask")] = "local",
+    engine: Annotated[str, typer.Option(help="local | dask")] = "local",
+    scheduler: Annotated[str | None, typer.Option(
+        help="Dask scheduler address (tcp://HOST:PORT); default: a LocalCluster for this run")] = None,
     workers: Annotated[int | None, typer.Option(help="parallel workers (default: all cores)")] = None,
-    state_cache: Annotated[Path | None, typer.Option(help="JSON cache of recovered states per nonce")] = None,
+    state_cache: Annotated[Path | None, typer.Option(
+        "--state-cache", "--state-store",
+        help="SQLite store of recovered states by gateway (created if missing; shared by parallel runs)")] = None,
+    window: Annotated[int, typer.Option(
+        help="PRNG calls walked forward from a gateway's stored states before sweeping")] = DEFAULT_WINDOW,
 ) -> None:
-    """Decrypt IKE and ESP in CAPTURE passively with the lab's Dual EC trapdoor."""
-    from kleptolab.attack.decryptor import DecryptOptions, decrypt_capture
+    """Decrypt IKE and ESP in CAPTURES passively with the lab's Dual EC trapdoor.
+
+    One capture: outputs in OUTDIR.  Several: OUTDIR/<capture name>/ each, plus
+    OUTDIR/report.json merging them (gateways, sweeps, totals).
+    """
+    from kleptolab.attack.decryptor import DecryptOptions
     from kleptolab.attack.engine import EngineUnavailable, make_engine
-    from kleptolab.attack.outputs import write_outputs
+    from kleptolab.attack.pipeline import decrypt_many
     from kleptolab.attack.psk_crack import read_wordlist
-    from kleptolab.attack.recovery import StateCache
+    from kleptolab.attack.store import StateStore
     from kleptolab.drbg.trapdoor import load_trapdoor
 
-    if not capture.is_file():
-        fail(f"capture not found: {capture}")
+    files = expand_captures(captures)
     if psk_wordlist is not None and not psk_wordlist.is_file():
         fail(f"PSK wordlist not found: {psk_wordlist}")
     if steps < 1:
@@ -46,31 +60,101 @@ def decrypt(
         fail("--quirk-shifts must be between 0 and 4")
     if not 1 <= exponent_bytes <= 32:
         fail("--exponent-bytes must be between 1 and 32")
+    if not 0 <= window <= 1 << 20:
+        fail("--window must be between 0 and 1048576")
     try:
         key = load_trapdoor(trapdoor)
-        runner = make_engine(engine, workers)
-        cache = StateCache(state_cache)
+        runner = make_engine(engine, workers, scheduler=scheduler)
+        store = StateStore(state_cache)
         words = tuple(read_wordlist(psk_wordlist)) if psk_wordlist is not None else ()
     except (ValueError, EngineUnavailable) as exc:
         fail(str(exc))
     options = DecryptOptions(steps=steps, exponent_bytes=exponent_bytes, quirk_shifts=quirk_shifts,
-                             psk=psk.encode() if psk is not None else None, psk_wordlist=words)
-    with progress() as bar:
-        tasks = {stage: bar.add_task(stage, total=None) for stage in STAGES}
+                             psk=psk.encode() if psk is not None else None, psk_wordlist=words, window=window)
+    dirs = _output_dirs(outdir, files)
+    for d in dirs:
+        d.mkdir(parents=True, exist_ok=True)
+    streams = [d / ".plaintext.pcap.stream" for d in dirs]
+    try:
+        with progress() as bar:
+            tasks = {stage: bar.add_task(stage, total=None) for stage in STAGES}
 
-        def tick(what: str, done: int, total: int) -> None:
-            if what not in tasks:
-                tasks[what] = bar.add_task(what, total=None)
-            bar.update(tasks[what], completed=done, total=total)
+            def tick(what: str, done: int, total: int) -> None:
+                if what not in tasks:
+                    tasks[what] = bar.add_task(what, total=None)
+                bar.update(tasks[what], completed=done, total=total)
 
-        try:
-            result = decrypt_capture(capture, key, runner, cache, options, tick)
-        except ValueError as exc:
-            fail(str(exc))
-    cache.save()
-    write_outputs(outdir, ikev1=result.ikev1, ikev2=result.ikev2, esp=result.esp,
-                  plaintext=result.plaintext, report=result.report)
-    summary(result.report, outdir)
+            try:
+                run = decrypt_many(files, key, runner, store, options, progress=tick, plaintext_paths=streams)
+            except ValueError as exc:
+                fail(str(exc))
+    finally:
+        runner.close()
+        store.close()
+    _write(run, dirs, streams, outdir)
+
+
+def expand_captures(items: list[str]) -> list[Path]:
+    """Files as given, folders' capture files (sorted), globs (sorted); fail on none or a missing one."""
+    found: list[Path] = []
+    for item in items:
+        path = Path(item)
+        if path.is_dir():
+            found += sorted(p for p in path.iterdir() if p.is_file() and p.name.endswith(_CAPTURE_SUFFIXES))
+        elif path.is_file():
+            found.append(path)
+        elif any(c in item for c in "*?["):
+            found += sorted(Path(p) for p in glob.glob(item) if Path(p).is_file())
+        else:
+            fail(f"capture not found: {item}")
+    unique = list(dict.fromkeys(found))
+    if not unique:
+        fail(f"no capture files in {' '.join(items)}")
+    return unique
+
+
+_CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".gz")
+
+
+def _output_dirs(outdir: Path, files: list[Path]) -> list[Path]:
+    if len(files) == 1:
+        return [outdir]
+    names: dict[str, int] = {}
+    dirs = []
+    for f in files:
+        stem = f.name.split(".")[0] or "capture"
+        names[stem] = names.get(stem, 0) + 1
+        dirs.append(outdir / (stem if names[stem] == 1 else f"{stem}-{names[stem]}"))
+    return dirs
+
+
+def _write(run: Any, dirs: list[Path], streams: list[Path], outdir: Path) -> None:
+    from kleptolab.attack.outputs import write_outputs
+
+    for capture, d, stream in zip(run.captures, dirs, streams, strict=True):
+        write_outputs(d, ikev1=capture.ikev1, ikev2=capture.ikev2, esp=capture.esp, plaintext=(),
+                      report=capture.report)
+        if stream.exists():
+            os.replace(stream, d / "plaintext.pcap")
+    if len(run.captures) == 1:
+        summary(run.captures[0].report, outdir)
+        return
+    (outdir / "report.json").write_text(json.dumps(run.report, indent=2) + "\n", encoding="utf-8")
+    merged_summary(run.report, outdir)
+
+
+def merged_summary(report: dict[str, Any], outdir: Path) -> None:
+    """One line per gateway (sessions, sweeps), then the totals of a many-capture run."""
+    table = Table(title="kleptolab decrypt (many captures)")
+    for column in ("gateway", "sessions", "sweeps", "window calls"):
+        table.add_column(column)
+    for gateway, g in sorted(report["gateways"].items()):
+        table.add_row(gateway, str(g["sessions"]), str(g["sweeps"]), str(g["window_calls"]))
+    console.print(table)
+    t = report["timings"]
+    console.print(f"{len(report['captures'])} captures, {report['sessions_decrypted']}/{report['sessions']} IKE SAs "
+                  f"decrypted, {report['sweeps']} sweeps; ESP: {report['esp_decrypted']}/{report['esp_packets']} "
+                  f"packets decrypted; {t['total_s']} s; outputs in {outdir}")
 
 
 def _short(sid: str) -> str:

@@ -125,7 +125,7 @@ class DaskEngine:
             else:
                 self._cluster = dist.LocalCluster(
                     n_workers=self._requested, threads_per_worker=self.threads, processes=True,
-                    dashboard_address=None, silence_logs=40,
+                    dashboard_address=":0", silence_logs=40, host="127.0.0.1",
                 )
                 self._client = dist.Client(self._cluster)
         return self._client
@@ -143,7 +143,8 @@ class DaskEngine:
         for obj, future in self._scattered:
             if obj is shared:
                 return future
-        future = self.client().scatter(shared, broadcast=True, hash=False)
+        # in a list: scattering a dict itself would scatter each of its values separately
+        future = self.client().scatter([shared], broadcast=True, hash=False)[0]
         self._scattered.append((shared, future))
         return future
 
