@@ -61,8 +61,16 @@ def _unobserved(gw: PrngQueues, connections: int) -> None:
 
 
 def mass_captures(
-    folder: Path, gateways: int, captures: int, sessions: int = 3, *, gap: int = 20, packets: int = 2,
-    payload: int = 0, label: str = "mass", mixed: bool = True,
+    folder: Path,
+    gateways: int,
+    captures: int,
+    sessions: int = 3,
+    *,
+    gap: int = 20,
+    packets: int = 2,
+    payload: int = 0,
+    label: str = "mass",
+    mixed: bool = True,
 ) -> tuple[list[Path], list[MassGateway]]:
     """Write ``captures`` pcaps over ``gateways`` gateways (round robin, in time order).
 
@@ -72,8 +80,14 @@ def mass_captures(
     """
     folder.mkdir(parents=True, exist_ok=True)
     trapdoor = lab_trapdoor()
-    gws = [MassGateway(gateway_address(g), gateway_queues(trapdoor.q, {2: 2}, seed_label=f"{label}-{g}"),
-                       1 if mixed and g % 2 else 2) for g in range(gateways)]
+    gws = [
+        MassGateway(
+            gateway_address(g),
+            gateway_queues(trapdoor.q, {2: 2}, seed_label=f"{label}-{g}"),
+            1 if mixed and g % 2 else 2,
+        )
+        for g in range(gateways)
+    ]
     paths = []
     for c in range(captures):
         gw = gws[c % gateways]
@@ -88,8 +102,14 @@ def mass_captures(
                 if gw.version == 1:
                     sent = ikev1_session(writer, gw.queues, t + 2 * i, tag, V1Case(packets=packets))  # type: ignore[arg-type]
                 else:
-                    sent = ikev2_session(writer, gw.queues, t + 2 * i, tag, packets=packets,  # type: ignore[arg-type]
-                                         payload_size=payload)
+                    sent = ikev2_session(
+                        writer,
+                        gw.queues,
+                        t + 2 * i,
+                        tag,
+                        packets=packets,  # type: ignore[arg-type]
+                        payload_size=payload,
+                    )
                 gw.inner += sent.inner
                 gw.sessions += 1
                 gw.queues.tick()

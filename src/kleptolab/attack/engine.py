@@ -28,7 +28,15 @@ from typing import Any, Protocol, TypeVar
 from kleptolab.attack.recovery import NonceCache, RecoveryJob, jobs_for, run_job
 from kleptolab.drbg.trapdoor import Trapdoor
 
-__all__ = ["ENGINES", "DaskEngine", "Engine", "EngineUnavailable", "LocalEngine", "make_engine", "recover_all"]
+__all__ = [
+    "ENGINES",
+    "DaskEngine",
+    "Engine",
+    "EngineUnavailable",
+    "LocalEngine",
+    "make_engine",
+    "recover_all",
+]
 
 ENGINES = ("local", "dask")
 T = TypeVar("T")
@@ -47,7 +55,9 @@ class Engine(Protocol):
     @property
     def workers(self) -> int: ...
 
-    def map(self, fn: Callable[[T, Any], R], items: Sequence[T], shared: Any = None) -> Iterator[tuple[int, R]]: ...
+    def map(
+        self, fn: Callable[[T, Any], R], items: Sequence[T], shared: Any = None
+    ) -> Iterator[tuple[int, R]]: ...
 
     def run(self, jobs: Sequence[RecoveryJob]) -> Iterator[tuple[RecoveryJob, list[int]]]: ...
 
@@ -78,12 +88,16 @@ class LocalEngine:
             self._pool = _fork_pool(self._workers)
         return self._pool
 
-    def map(self, fn: Callable[[T, Any], R], items: Sequence[T], shared: Any = None) -> Iterator[tuple[int, R]]:
+    def map(
+        self, fn: Callable[[T, Any], R], items: Sequence[T], shared: Any = None
+    ) -> Iterator[tuple[int, R]]:
         if self._workers == 1 or len(items) <= 1:
             for i, item in enumerate(items):
                 yield i, fn(item, shared)
             return
-        futures: dict[Future[R], int] = {self._executor().submit(fn, item, shared): i for i, item in enumerate(items)}
+        futures: dict[Future[R], int] = {
+            self._executor().submit(fn, item, shared): i for i, item in enumerate(items)
+        }
         for future in as_completed(futures):
             yield futures[future], future.result()
 
@@ -107,7 +121,9 @@ class DaskEngine:
 
     name = "dask"
 
-    def __init__(self, workers: int, module: Any, scheduler: str | None = None, threads: int = 1) -> None:
+    def __init__(
+        self, workers: int, module: Any, scheduler: str | None = None, threads: int = 1
+    ) -> None:
         self._requested = workers
         self._dist = module
         self.scheduler = scheduler
@@ -124,8 +140,12 @@ class DaskEngine:
                 self._client = dist.Client(self.scheduler, timeout="30s")
             else:
                 self._cluster = dist.LocalCluster(
-                    n_workers=self._requested, threads_per_worker=self.threads, processes=True,
-                    dashboard_address=":0", silence_logs=40, host="127.0.0.1",
+                    n_workers=self._requested,
+                    threads_per_worker=self.threads,
+                    processes=True,
+                    dashboard_address=":0",
+                    silence_logs=40,
+                    host="127.0.0.1",
                 )
                 self._client = dist.Client(self._cluster)
         return self._client
@@ -148,7 +168,9 @@ class DaskEngine:
         self._scattered.append((shared, future))
         return future
 
-    def map(self, fn: Callable[[T, Any], R], items: Sequence[T], shared: Any = None) -> Iterator[tuple[int, R]]:
+    def map(
+        self, fn: Callable[[T, Any], R], items: Sequence[T], shared: Any = None
+    ) -> Iterator[tuple[int, R]]:
         if not items:
             return
         client = self.client()
@@ -172,7 +194,11 @@ class DaskEngine:
 
 
 def make_engine(
-    name: str = "local", workers: int | None = None, *, scheduler: str | None = None, threads: int = 1
+    name: str = "local",
+    workers: int | None = None,
+    *,
+    scheduler: str | None = None,
+    threads: int = 1,
 ) -> Engine:
     """Build engine ``name`` with ``workers`` (default: all cores); ``scheduler`` only for Dask."""
     count = workers or os.cpu_count() or 1

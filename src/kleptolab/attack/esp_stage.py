@@ -95,7 +95,9 @@ def decrypt_esp(job: EspJob, rows: dict[SaKey, EspSaRow]) -> EspOutcome:
             sa = sas.get(key)
             if sa is None:
                 sa = sas[key] = rows[key].sa()
-            for i, result in zip(idx, sa.unprotect_batch([buffer[i][1].data for i in idx]), strict=True):
+            for i, result in zip(
+                idx, sa.unprotect_batch([buffer[i][1].data for i in idx]), strict=True
+            ):
                 opened[i] = result
         for (key, packet), result in zip(buffer, opened, strict=True):
             count = counts[key]
@@ -132,11 +134,18 @@ def decrypt_esp(job: EspJob, rows: dict[SaKey, EspSaRow]) -> EspOutcome:
         sink.close(job.plaintext, ok)
     for (spi, src, dst), c in counts.items():
         known = (spi, src, dst) in rows
-        outcome.report.append({
-            "spi": spi.hex(), "src": src, "dst": dst, "packets": c.packets, "decrypted": c.ok,
-            "icv_failed": c.bad, "not_tunnel_mode": c.other,
-            "failure": None if known else "no keys recovered for this SPI",
-        })
+        outcome.report.append(
+            {
+                "spi": spi.hex(),
+                "src": src,
+                "dst": dst,
+                "packets": c.packets,
+                "decrypted": c.ok,
+                "icv_failed": c.bad,
+                "not_tunnel_mode": c.other,
+                "failure": None if known else "no keys recovered for this SPI",
+            }
+        )
     if sink.memory is not None:
         sink.memory.sort(key=lambda t: t[0])  # stable: capture order within a timestamp
     outcome.plaintext = sink.memory

@@ -37,7 +37,11 @@ class _Chain:
     index: dict[bytes, int] = field(default_factory=dict)
 
     def extend(self, q: Point, count: int) -> None:
-        state, previous = (self.states[-1], self.outputs[-1]) if self.outputs else (self.start.state, self.start.nonce)
+        state, previous = (
+            (self.states[-1], self.outputs[-1])
+            if self.outputs
+            else (self.start.state, self.start.nonce)
+        )
         more, more_states = _walk(state, q, count, previous)
         for value in more:
             self.index.setdefault(value, len(self.outputs))
@@ -80,7 +84,13 @@ class ForwardWindow:
                 self.calls += count
                 at = chain.index.get(nonce)
             if at is not None and chain.outputs[at] == nonce:
-                return chain.start, at + 1, chain.states[at], chain.outputs[at + 1 :], chain.states[at + 1 :]
+                return (
+                    chain.start,
+                    at + 1,
+                    chain.states[at],
+                    chain.outputs[at + 1 :],
+                    chain.states[at + 1 :],
+                )
         return None
 
 

@@ -48,7 +48,15 @@ from kleptolab.capture.pcapio import iter_frames
 from kleptolab.drbg import recover
 from kleptolab.drbg.trapdoor import Trapdoor
 
-__all__ = ["CaptureResult", "GatewayJob", "ManyResult", "ScanJob", "decrypt_many", "run_gateway", "scan_capture"]
+__all__ = [
+    "CaptureResult",
+    "GatewayJob",
+    "ManyResult",
+    "ScanJob",
+    "decrypt_many",
+    "run_gateway",
+    "scan_capture",
+]
 
 _RANK = 1 << 32  # frame numbers of capture k become k * 2^32 + frame
 
@@ -70,7 +78,9 @@ class CaptureScan:
 
 
 def _lift(p: IkePacket, base: int) -> IkePacket:
-    return dataclasses.replace(p, datagram=dataclasses.replace(p.datagram, index=base + p.datagram.index))
+    return dataclasses.replace(
+        p, datagram=dataclasses.replace(p.datagram, index=base + p.datagram.index)
+    )
 
 
 def scan_capture(job: ScanJob, _shared: Any = None) -> CaptureScan:
@@ -78,8 +88,11 @@ def scan_capture(job: ScanJob, _shared: Any = None) -> CaptureScan:
     warnings: list[str] = []
     frames = [0]
     base = job.rank * _RANK
-    ike = [_lift(p, base) for p in map(classify, _iter_capture(job.path, warnings, frames))
-           if isinstance(p, IkePacket)]
+    ike = [
+        _lift(p, base)
+        for p in map(classify, _iter_capture(job.path, warnings, frames))
+        if isinstance(p, IkePacket)
+    ]
     sessions: list[tuple[str | None, dict[str, Any], Handshake | None]] = []
     for n, (spis, group) in enumerate(group_ike_sas(ike).items()):
         entry, h = parse_session(spis, group)
@@ -113,17 +126,25 @@ class GatewayResult:
     ikev2: list[tuple[str, Ikev2Row]]
     esp: list[tuple[str, EspSaRow]]  # (session id, row)
     records: list[StateRecord]
-    how: list[tuple[str, str | None]]  # per nonce: (sweep / predicted / state cache, capture of its session)
+    how: list[
+        tuple[str, str | None]
+    ]  # per nonce: (sweep / predicted / state cache, capture of its session)
     anchors: int
     window_calls: int
     timings: dict[str, float]
 
 
-def _thread_sweeper(data: dict[str, Any], quirk_shifts: int, threads: int) -> Callable[[list[bytes]], dict[bytes, list[int]]]:
+def _thread_sweeper(
+    data: dict[str, Any], quirk_shifts: int, threads: int
+) -> Callable[[list[bytes]], dict[bytes, list[int]]]:
     """Sweep nonces in ``threads`` threads of this process (one kernel per thread)."""
 
     def sweep(nonces: list[bytes]) -> dict[bytes, list[int]]:
-        jobs = [j for n in nonces for j in jobs_for(n, data, 4 * threads if threads > 1 else 1, quirk_shifts)]
+        jobs = [
+            j
+            for n in nonces
+            for j in jobs_for(n, data, 4 * threads if threads > 1 else 1, quirk_shifts)
+        ]
         found: dict[bytes, set[int]] = {n: set() for n in nonces}
         if threads == 1:
             results = map(run_job, jobs)
@@ -139,7 +160,8 @@ def _thread_sweeper(data: dict[str, Any], quirk_shifts: int, threads: int) -> Ca
 
 
 def run_gateway(
-    job: GatewayJob, trapdoor: dict[str, Any],
+    job: GatewayJob,
+    trapdoor: dict[str, Any],
     sweep: Callable[[list[bytes]], dict[bytes, list[int]]] | None = None,
     progress: Progress | None = None,
 ) -> GatewayResult:
@@ -151,9 +173,21 @@ def run_gateway(
     for known in sorted(job.latest, key=lambda k: k.position):
         window.add(known)
     sweeper = sweep or _thread_sweeper(trapdoor, job.options.quirk_shifts, job.threads)
-    found = attack_sessions(job.handshakes, key.q, sweeper, cache, job.options, progress, window, lineage)
-    result = GatewayResult(job.gateway, job.entries, [], [], [], [], [], len(found.walker.anchors), window.calls,
-                           {k: v for k, v in found.timings.items() if ":" not in k})
+    found = attack_sessions(
+        job.handshakes, key.q, sweeper, cache, job.options, progress, window, lineage
+    )
+    result = GatewayResult(
+        job.gateway,
+        job.entries,
+        [],
+        [],
+        [],
+        [],
+        [],
+        len(found.walker.anchors),
+        window.calls,
+        {k: v for k, v in found.timings.items() if ":" not in k},
+    )
     capture_of = {h.sid: e["capture"] for h, e in zip(job.handshakes, job.entries, strict=True)}
     for h, entry in zip(job.handshakes, job.entries, strict=True):
         out = report_session(h, entry, found, cache)
@@ -170,7 +204,9 @@ def run_gateway(
         for state in cache.get(nonce) or []:
             place = lineage.of(nonce, state)
             epoch, position = place if place is not None else (None, None)
-            result.records.append(StateRecord(nonce, state, job.gateway, epoch, position, rec.how, capture))
+            result.records.append(
+                StateRecord(nonce, state, job.gateway, epoch, position, rec.how, capture)
+            )
     return result
 
 
@@ -205,8 +241,13 @@ def _first_timestamp(path: str) -> float:
 
 
 def decrypt_many(
-    captures: Sequence[Path], trapdoor: Trapdoor, engine: Engine, store: NonceCache,
-    options: DecryptOptions | None = None, *, progress: Progress | None = None,
+    captures: Sequence[Path],
+    trapdoor: Trapdoor,
+    engine: Engine,
+    store: NonceCache,
+    options: DecryptOptions | None = None,
+    *,
+    progress: Progress | None = None,
     plaintext_paths: Sequence[Path] | None = None,
 ) -> ManyResult:
     """Decrypt every capture; ``plaintext_paths[i]`` receives capture i's plaintext pcap
@@ -223,7 +264,9 @@ def decrypt_many(
     rank = {i: r for r, i in enumerate(order)}
     scans: list[CaptureScan | None] = [None] * len(paths)
     t0 = time.perf_counter()
-    for done, (i, scan) in enumerate(engine.map(scan_capture, [ScanJob(p, rank[i]) for i, p in enumerate(paths)]), 1):
+    for done, (i, scan) in enumerate(
+        engine.map(scan_capture, [ScanJob(p, rank[i]) for i, p in enumerate(paths)]), 1
+    ):
         scans[i] = scan
         tick("reading captures", done, len(paths))
     scan_s = time.perf_counter() - t0
@@ -234,7 +277,9 @@ def decrypt_many(
     if len(jobs) == 1 and isinstance(engine, LocalEngine) and engine.workers > 1:
         # one gateway: its sweeps use the local process pool, the rest runs here
         def pool_sweep(nonces: list[bytes]) -> dict[bytes, list[int]]:
-            return recover_all(nonces, trapdoor, engine, MemoryCache(), quirk_shifts=options.quirk_shifts)
+            return recover_all(
+                nonces, trapdoor, engine, MemoryCache(), quirk_shifts=options.quirk_shifts
+            )
 
         results.append(run_gateway(jobs[0], data, pool_sweep, progress))
     else:
@@ -256,8 +301,10 @@ def decrypt_many(
             rows[(row.spi, row.src, row.dst)] = row
             owner[(row.spi, row.src, row.dst)] = sid
     t0 = time.perf_counter()
-    esp_jobs = [EspJob(p, str(plaintext_paths[i]) if plaintext_paths is not None else None)
-                for i, p in enumerate(paths)]
+    esp_jobs = [
+        EspJob(p, str(plaintext_paths[i]) if plaintext_paths is not None else None)
+        for i, p in enumerate(paths)
+    ]
     esp: list[EspOutcome | None] = [None] * len(paths)
     for done, (i, outcome) in enumerate(engine.map(decrypt_esp, esp_jobs, rows), 1):
         esp[i] = outcome
@@ -295,14 +342,30 @@ def _gateway_jobs(
         if isinstance(store, StateStore):
             known = {n: store.positioned(n) for n in cached}
             latest = store.latest(gateway)
-        jobs.append(GatewayJob(gateway, [h for _, h in pairs], [e for e, _ in pairs], cached, known, latest,
-                               options, threads))
+        jobs.append(
+            GatewayJob(
+                gateway,
+                [h for _, h in pairs],
+                [e for e, _ in pairs],
+                cached,
+                known,
+                latest,
+                options,
+                threads,
+            )
+        )
     return jobs
 
 
 def _assemble(
-    paths: list[str], scans: list[CaptureScan | None], results: list[GatewayResult], esp: list[EspOutcome | None],
-    owner: dict[SaKey, str], options: DecryptOptions, timings: dict[str, float], started: float,
+    paths: list[str],
+    scans: list[CaptureScan | None],
+    results: list[GatewayResult],
+    esp: list[EspOutcome | None],
+    owner: dict[SaKey, str],
+    options: DecryptOptions,
+    timings: dict[str, float],
+    started: float,
 ) -> ManyResult:
     updated: dict[tuple[int, int], dict[str, Any]] = {}
     sid_capture: dict[str, str] = {}
@@ -310,7 +373,9 @@ def _assemble(
         for e in res.entries:
             updated[e["_key"]] = e
             sid_capture[e["id"]] = e["capture"]
-    how_by_capture: dict[str, dict[str, int]] = {p: {"sweep": 0, "predicted": 0, "state cache": 0} for p in paths}
+    how_by_capture: dict[str, dict[str, int]] = {
+        p: {"sweep": 0, "predicted": 0, "state cache": 0} for p in paths
+    }
     for res in results:
         for how, capture in res.how:
             if capture in how_by_capture:
@@ -352,22 +417,41 @@ def _assemble(
             s.pop("_key", None)
     merged = {
         "captures": paths,
-        "gateways": {r.gateway: {"sessions": len(r.entries), "sweeps": sum(h == "sweep" for h, _ in r.how),
-                                 "window_calls": r.window_calls} for r in results},
+        "gateways": {
+            r.gateway: {
+                "sessions": len(r.entries),
+                "sweeps": sum(h == "sweep" for h, _ in r.how),
+                "window_calls": r.window_calls,
+            }
+            for r in results
+        },
         "sessions": sum(len(o.report["sessions"]) for o in outputs),
-        "sessions_decrypted": sum(1 for o in outputs for s in o.report["sessions"] if "failure" not in s),
+        "sessions_decrypted": sum(
+            1 for o in outputs for s in o.report["sessions"] if "failure" not in s
+        ),
         "esp_packets": sum(e["packets"] for o in outputs for e in o.report["esp"]),
         "esp_decrypted": sum(e["decrypted"] for o in outputs for e in o.report["esp"]),
         "esp_bytes": sum(x.esp_bytes for x in esp if x is not None),
         "sweeps": sum(v["sweep"] for v in how_by_capture.values()),
-        "nonce_recovery": {k: sum(v[k] for v in how_by_capture.values()) for k in ("sweep", "predicted", "state cache")},
-        "timings": {**{k: round(v, 3) for k, v in timings.items()}, "total_s": round(time.perf_counter() - started, 3)},
+        "nonce_recovery": {
+            k: sum(v[k] for v in how_by_capture.values())
+            for k in ("sweep", "predicted", "state cache")
+        },
+        "timings": {
+            **{k: round(v, 3) for k, v in timings.items()},
+            "total_s": round(time.perf_counter() - started, 3),
+        },
     }
     return ManyResult(outputs, merged)
 
 
-def _timings(gateways: list[GatewayResult], stages: dict[str, float], started: float) -> dict[str, float]:
-    t = {k: round(sum(g.timings.get(k, 0.0) for g in gateways), 3) for k in ("recovery_s", "sweep_s", "attack_s")}
+def _timings(
+    gateways: list[GatewayResult], stages: dict[str, float], started: float
+) -> dict[str, float]:
+    t = {
+        k: round(sum(g.timings.get(k, 0.0) for g in gateways), 3)
+        for k in ("recovery_s", "sweep_s", "attack_s")
+    }
     t["esp_s"] = round(stages["esp_s"], 3)
     t["total_s"] = round(time.perf_counter() - started, 3)
     return t

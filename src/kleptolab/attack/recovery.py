@@ -3,7 +3,7 @@
 The unit of work is "one nonce, one slice of the 2^16 unknown prefixes" →
 candidate states s2 (the state *after* the call that produced the nonce).
 A :class:`RecoveryJob` holds only plain, picklable data and runs
-:func:`kleptolab.drbg.recover.recover_chunk`, so a process pool, Ray or Dask
+:func:`kleptolab.drbg.recover.recover_chunk`, so a process pool or Dask
 can execute it.  The candidates per nonce (and per gateway) are kept in a
 :class:`~kleptolab.attack.store.StateStore` (SQLite), so a nonce is never swept twice.
 """

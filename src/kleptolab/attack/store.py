@@ -71,7 +71,9 @@ class StateStore:
         self._lock = threading.Lock()
         try:
             self._db = sqlite3.connect(
-                ":memory:" if path is None else str(path), timeout=timeout, check_same_thread=False,
+                ":memory:" if path is None else str(path),
+                timeout=timeout,
+                check_same_thread=False,
                 isolation_level=None,
             )
             if path is not None:
@@ -81,13 +83,17 @@ class StateStore:
             row = self._db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
             if row is None:
                 self._db.execute("BEGIN IMMEDIATE")
-                self._db.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?), ('version', ?)",
-                                 (FORMAT, str(VERSION)))
+                self._db.execute(
+                    "INSERT OR IGNORE INTO meta VALUES ('format', ?), ('version', ?)",
+                    (FORMAT, str(VERSION)),
+                )
                 self._db.execute("COMMIT")
             elif row[0] != FORMAT:
                 raise ValueError(f"state store {path} is not a {FORMAT} database")
         except sqlite3.DatabaseError as exc:
-            raise ValueError(f"state store {path} is unreadable: {exc} (it must be a SQLite {FORMAT})") from None
+            raise ValueError(
+                f"state store {path} is unreadable: {exc} (it must be a SQLite {FORMAT})"
+            ) from None
 
     # --- per nonce (the StateCache protocol) ----------------------------------------------
 
@@ -105,7 +111,12 @@ class StateStore:
         if not isinstance(nonce, bytes):
             return False
         with self._lock:
-            return self._db.execute("SELECT 1 FROM states WHERE nonce = ? LIMIT 1", (nonce,)).fetchone() is not None
+            return (
+                self._db.execute(
+                    "SELECT 1 FROM states WHERE nonce = ? LIMIT 1", (nonce,)
+                ).fetchone()
+                is not None
+            )
 
     def __len__(self) -> int:
         """The number of distinct nonces stored."""
@@ -116,7 +127,9 @@ class StateStore:
         """Every (nonce, candidate states) pair."""
         found: dict[bytes, list[int]] = {}
         with self._lock:
-            for nonce, state in self._db.execute("SELECT nonce, state FROM states ORDER BY nonce, state"):
+            for nonce, state in self._db.execute(
+                "SELECT nonce, state FROM states ORDER BY nonce, state"
+            ):
                 found.setdefault(bytes(nonce), []).append(int.from_bytes(state, "big"))
         return list(found.items())
 
@@ -134,7 +147,8 @@ class StateStore:
         """The stored states of ``nonce`` that have a gateway position."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT state, epoch, position FROM states WHERE nonce = ? AND epoch IS NOT NULL", (nonce,)
+                "SELECT state, epoch, position FROM states WHERE nonce = ? AND epoch IS NOT NULL",
+                (nonce,),
             ).fetchall()
         return [KnownState(nonce, int.from_bytes(s, "big"), e, p) for s, e, p in rows]
 
@@ -173,7 +187,8 @@ class StateStore:
                     if epoch is not None and epoch < 0 and r.gateway is not None:
                         if epoch not in new_epochs:
                             cur = self._db.execute(
-                                "INSERT INTO epochs (gateway, created) VALUES (?, ?)", (r.gateway, now)
+                                "INSERT INTO epochs (gateway, created) VALUES (?, ?)",
+                                (r.gateway, now),
                             )
                             new_epochs[epoch] = int(cur.lastrowid or 0)
                         epoch = new_epochs[epoch]
@@ -185,8 +200,16 @@ class StateStore:
                         "epoch = COALESCE(states.epoch, excluded.epoch), "
                         "position = COALESCE(states.position, excluded.position), "
                         "seen = excluded.seen",
-                        (r.nonce, r.state.to_bytes(32, "big"), r.gateway, epoch,
-                         r.position if epoch is not None else None, r.how, r.capture, now),
+                        (
+                            r.nonce,
+                            r.state.to_bytes(32, "big"),
+                            r.gateway,
+                            epoch,
+                            r.position if epoch is not None else None,
+                            r.how,
+                            r.capture,
+                            now,
+                        ),
                     )
                 self._db.execute("COMMIT")
             except BaseException:
