@@ -115,3 +115,18 @@ def mass_captures(
                 gw.queues.tick()
         paths.append(path)
     return paths, gws
+
+
+def bulk_capture(path: Path, mib: float, *, per_session: int = 2000, payload: int = 1300) -> tuple[int, int]:
+    """One gateway, IKEv2 sessions each carrying ``per_session`` bulk ESP echoes each way, until the
+    file holds about ``mib`` MiB.  Returns (sessions, inner packets sent)."""
+    gw = gateway_queues(lab_trapdoor().q, {2: 2}, seed_label="bulk")
+    sessions = inner = 0
+    with PcapWriter(path, LINKTYPE_ETHERNET) as writer:
+        while path.stat().st_size < mib * (1 << 20) or sessions == 0:
+            sent = ikev2_session(writer, gw, T0 + 100.0 * sessions, sessions + 1, packets=per_session,
+                                 payload_size=payload)
+            sessions += 1
+            inner += len(sent.inner)
+            gw.tick()
+    return sessions, inner

@@ -12,6 +12,7 @@ buffer and the per-SA counters.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,7 @@ class EspOutcome:
     packets: int = 0
     plaintext: list[tuple[float, bytes]] | None = None
     warnings: list[str] = field(default_factory=list)
+    crypto_s: float = 0.0  # time spent verifying, decrypting and writing (the rest is reading)
 
 
 @dataclass
@@ -87,6 +89,7 @@ def decrypt_esp(job: EspJob, rows: dict[SaKey, EspSaRow]) -> EspOutcome:
     outcome = EspOutcome(report=[])
 
     def flush() -> None:
+        t0 = time.perf_counter()
         by_sa: dict[SaKey, list[int]] = {}
         for i, (key, _) in enumerate(buffer):
             by_sa.setdefault(key, []).append(i)
@@ -110,6 +113,7 @@ def decrypt_esp(job: EspJob, rows: dict[SaKey, EspSaRow]) -> EspOutcome:
             else:
                 count.other += 1
         buffer.clear()
+        outcome.crypto_s += time.perf_counter() - t0
 
     ok = False
     try:

@@ -310,7 +310,8 @@ def decrypt_many(
         esp[i] = outcome
         tick("decrypting ESP", done, len(paths))
     esp_s = time.perf_counter() - t0
-    timings = {"scan_s": scan_s, "attack_s": attack_s, "esp_s": esp_s}
+    crypto_s = sum(x.crypto_s for x in esp if x is not None)
+    timings = {"scan_s": scan_s, "attack_s": attack_s, "esp_s": esp_s, "esp_crypto_s": crypto_s}
     return _assemble(paths, scans, results, esp, owner, options, timings, started)
 
 
@@ -453,5 +454,6 @@ def _timings(
         for k in ("recovery_s", "sweep_s", "attack_s")
     }
     t["esp_s"] = round(stages["esp_s"], 3)
+    t["esp_crypto_s"] = round(stages["esp_crypto_s"], 3)
     t["total_s"] = round(time.perf_counter() - started, 3)
     return t
