@@ -3,8 +3,8 @@
 A unit of work is a plain function ``fn(item, shared)`` of picklable data: one
 capture to scan, one gateway to attack, one capture's ESP to decrypt
 (:mod:`kleptolab.attack.pipeline`).  :meth:`Engine.map` yields
-``(index, result)`` as units finish, in any order; ``shared`` (the trapdoor,
-the recovered ESP keys) goes to each worker once, not inside every unit.
+``(index, result)`` as units finish, in any order; ``shared`` (the trapdoor)
+goes to each worker once, not inside every unit.
 
 * ``local`` — a process pool on this machine (fork where available), started
   on first use and kept for the whole run; in-process for one worker or one unit.

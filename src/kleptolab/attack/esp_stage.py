@@ -37,6 +37,9 @@ class EspJob:
 
     path: str
     plaintext: str | None = None
+    rows: dict[SaKey, EspSaRow] = field(
+        default_factory=dict
+    )  # the keys it may need (or pass them apart)
 
 
 @dataclass

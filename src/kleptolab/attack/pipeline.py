@@ -9,8 +9,9 @@
    from them (bounded window), predict by walking, and sweep only what nothing
    predicts, so one gateway epoch costs one sweep whatever the number of
    captures.  Gateways are independent, so their sweeps run in parallel.
-3. **ESP** (one unit per capture, :mod:`kleptolab.attack.esp_stage`): every
-   recovered ESP key (shared once per worker), plaintext written as produced.
+3. **ESP** (one unit per capture, :mod:`kleptolab.attack.esp_stage`): the
+   recovered keys of the SAs between the peers its ESP packets travel
+   between (whichever capture their IKE SA was in), plaintext written as produced.
 
 The client only groups, merges and writes the store and the small outputs;
 the units run on the engine's workers (:mod:`kleptolab.attack.engine`).
@@ -75,6 +76,7 @@ class CaptureScan:
     frames: int
     warnings: list[str]
     sessions: list[tuple[str | None, dict[str, Any], Handshake | None]]
+    esp_peers: set[tuple[str, str]] = field(default_factory=set)  # (src, dst) of its ESP packets
 
 
 def _lift(p: IkePacket, base: int) -> IkePacket:
@@ -88,11 +90,13 @@ def scan_capture(job: ScanJob, _shared: Any = None) -> CaptureScan:
     warnings: list[str] = []
     frames = [0]
     base = job.rank * _RANK
-    ike = [
-        _lift(p, base)
-        for p in map(classify, _iter_capture(job.path, warnings, frames))
-        if isinstance(p, IkePacket)
-    ]
+    ike: list[IkePacket] = []
+    peers: set[tuple[str, str]] = set()
+    for p in map(classify, _iter_capture(job.path, warnings, frames)):
+        if isinstance(p, IkePacket):
+            ike.append(_lift(p, base))
+        elif p is not None:
+            peers.add((p.datagram.src, p.datagram.dst))
     sessions: list[tuple[str | None, dict[str, Any], Handshake | None]] = []
     for n, (spis, group) in enumerate(group_ike_sas(ike).items()):
         entry, h = parse_session(spis, group)
@@ -101,7 +105,7 @@ def scan_capture(job: ScanJob, _shared: Any = None) -> CaptureScan:
         entry["_key"] = (job.rank, n)
         first = group[0].datagram
         sessions.append((f"{first.dst}:{first.dport}" if h is not None else None, entry, h))
-    return CaptureScan(job.path, frames[0], warnings, sessions)
+    return CaptureScan(job.path, frames[0], warnings, sessions, peers)
 
 
 @dataclass
@@ -186,7 +190,7 @@ def run_gateway(
         [],
         len(found.walker.anchors),
         window.calls,
-        {k: v for k, v in found.timings.items() if ":" not in k},
+        dict(found.timings),
     )
     capture_of = {h.sid: e["capture"] for h, e in zip(job.handshakes, job.entries, strict=True)}
     for h, entry in zip(job.handshakes, job.entries, strict=True):
@@ -212,6 +216,10 @@ def run_gateway(
 
 def _gateway_unit(job: GatewayJob, trapdoor: dict[str, Any]) -> GatewayResult:
     return run_gateway(job, trapdoor)
+
+
+def _esp_unit(job: EspJob, _shared: Any) -> EspOutcome:
+    return decrypt_esp(job, job.rows)
 
 
 @dataclass
@@ -301,12 +309,22 @@ def decrypt_many(
             rows[(row.spi, row.src, row.dst)] = row
             owner[(row.spi, row.src, row.dst)] = sid
     t0 = time.perf_counter()
-    esp_jobs = [
-        EspJob(p, str(plaintext_paths[i]) if plaintext_paths is not None else None)
-        for i, p in enumerate(paths)
-    ]
+    by_peers: dict[tuple[str, str], dict[SaKey, EspSaRow]] = {}
+    for k, row in rows.items():
+        by_peers.setdefault((k[1], k[2]), {})[k] = row
+    esp_jobs = []
+    for i, p in enumerate(paths):  # each capture gets the keys of the SAs between its ESP peers
+        seen = scans[i]
+        mine = {
+            k: r
+            for pair in (seen.esp_peers if seen else ())
+            for k, r in by_peers.get(pair, {}).items()
+        }
+        esp_jobs.append(
+            EspJob(p, str(plaintext_paths[i]) if plaintext_paths is not None else None, mine)
+        )
     esp: list[EspOutcome | None] = [None] * len(paths)
-    for done, (i, outcome) in enumerate(engine.map(decrypt_esp, esp_jobs, rows), 1):
+    for done, (i, outcome) in enumerate(engine.map(_esp_unit, esp_jobs), 1):
         esp[i] = outcome
         tick("decrypting ESP", done, len(paths))
     esp_s = time.perf_counter() - t0
