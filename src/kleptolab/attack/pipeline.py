@@ -19,10 +19,8 @@ the units run on the engine's workers (:mod:`kleptolab.attack.engine`).
 
 from __future__ import annotations
 
-import dataclasses
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,22 +29,21 @@ from kleptolab.attack.decryptor import (
     DecryptOptions,
     Handshake,
     Progress,
-    attack_sessions,
-    parse_session,
-    report_session,
 )
 from kleptolab.attack.engine import Engine, LocalEngine, recover_all
 from kleptolab.attack.esp_stage import EspJob, EspOutcome, SaKey, decrypt_esp
-from kleptolab.attack.forward import ForwardWindow, Lineage
-from kleptolab.attack.ikev1_attack import Ikev1Outcome
-from kleptolab.attack.ikev2_attack import Ikev2Outcome
 from kleptolab.attack.outputs import EspSaRow, Ikev1Row, Ikev2Row
-from kleptolab.attack.recovery import MemoryCache, NonceCache, jobs_for, run_job
-from kleptolab.attack.store import KnownState, StateRecord, StateStore
-from kleptolab.capture import IkePacket, classify, group_ike_sas
-from kleptolab.capture.datagrams import _iter_capture
+from kleptolab.attack.recovery import MemoryCache, NonceCache
+from kleptolab.attack.store import KnownState, StateStore
+from kleptolab.attack.units import (
+    CaptureScan,
+    GatewayJob,
+    GatewayResult,
+    ScanJob,
+    run_gateway,
+    scan_capture,
+)
 from kleptolab.capture.pcapio import iter_frames
-from kleptolab.drbg import recover
 from kleptolab.drbg.trapdoor import Trapdoor
 
 __all__ = [
@@ -58,160 +55,6 @@ __all__ = [
     "run_gateway",
     "scan_capture",
 ]
-
-_RANK = 1 << 32  # frame numbers of capture k become k * 2^32 + frame
-
-
-@dataclass(frozen=True)
-class ScanJob:
-    path: str
-    rank: int
-
-
-@dataclass
-class CaptureScan:
-    """One capture's IKE SAs: (gateway or None, report entry, handshake or None) in capture order."""
-
-    path: str
-    frames: int
-    warnings: list[str]
-    sessions: list[tuple[str | None, dict[str, Any], Handshake | None]]
-    esp_peers: set[tuple[str, str]] = field(default_factory=set)  # (src, dst) of its ESP packets
-
-
-def _lift(p: IkePacket, base: int) -> IkePacket:
-    return dataclasses.replace(
-        p, datagram=dataclasses.replace(p.datagram, index=base + p.datagram.index)
-    )
-
-
-def scan_capture(job: ScanJob, _shared: Any = None) -> CaptureScan:
-    """Stream ``job.path`` keeping only IKE messages; parse every IKE SA (``ValueError``: not a capture)."""
-    warnings: list[str] = []
-    frames = [0]
-    base = job.rank * _RANK
-    ike: list[IkePacket] = []
-    peers: set[tuple[str, str]] = set()
-    for p in map(classify, _iter_capture(job.path, warnings, frames)):
-        if isinstance(p, IkePacket):
-            ike.append(_lift(p, base))
-        elif p is not None:
-            peers.add((p.datagram.src, p.datagram.dst))
-    sessions: list[tuple[str | None, dict[str, Any], Handshake | None]] = []
-    for n, (spis, group) in enumerate(group_ike_sas(ike).items()):
-        entry, h = parse_session(spis, group)
-        entry["first_frame"] -= base
-        entry["capture"] = job.path
-        entry["_key"] = (job.rank, n)
-        first = group[0].datagram
-        sessions.append((f"{first.dst}:{first.dport}" if h is not None else None, entry, h))
-    return CaptureScan(job.path, frames[0], warnings, sessions, peers)
-
-
-@dataclass
-class GatewayJob:
-    """Everything one gateway's attack needs (plain data: it travels to a worker)."""
-
-    gateway: str
-    handshakes: list[Handshake]
-    entries: list[dict[str, Any]]
-    cached: dict[bytes, list[int]]
-    known: dict[bytes, list[KnownState]]
-    latest: list[KnownState]
-    options: DecryptOptions
-    threads: int = 1
-
-
-@dataclass
-class GatewayResult:
-    gateway: str
-    entries: list[dict[str, Any]]
-    ikev1: list[tuple[str, Ikev1Row]]
-    ikev2: list[tuple[str, Ikev2Row]]
-    esp: list[tuple[str, EspSaRow]]  # (session id, row)
-    records: list[StateRecord]
-    how: list[
-        tuple[str, str | None]
-    ]  # per nonce: (sweep / predicted / state cache, capture of its session)
-    anchors: int
-    window_calls: int
-    timings: dict[str, float]
-
-
-def _thread_sweeper(
-    data: dict[str, Any], quirk_shifts: int, threads: int
-) -> Callable[[list[bytes]], dict[bytes, list[int]]]:
-    """Sweep nonces in ``threads`` threads of this process (one kernel per thread)."""
-
-    def sweep(nonces: list[bytes]) -> dict[bytes, list[int]]:
-        jobs = [
-            j
-            for n in nonces
-            for j in jobs_for(n, data, 4 * threads if threads > 1 else 1, quirk_shifts)
-        ]
-        found: dict[bytes, set[int]] = {n: set() for n in nonces}
-        if threads == 1:
-            results = map(run_job, jobs)
-            for nonce, states in results:
-                found[nonce].update(states)
-        else:
-            with ThreadPoolExecutor(threads) as pool:
-                for nonce, states in pool.map(run_job, jobs):
-                    found[nonce].update(states)
-        return {n: sorted(s) for n, s in found.items()}
-
-    return sweep
-
-
-def run_gateway(
-    job: GatewayJob,
-    trapdoor: dict[str, Any],
-    sweep: Callable[[list[bytes]], dict[bytes, list[int]]] | None = None,
-    progress: Progress | None = None,
-) -> GatewayResult:
-    """Attack every IKE SA of one gateway (a unit of work; ``trapdoor`` is its JSON form)."""
-    key = recover._trapdoor(trapdoor)  # validated once per process
-    cache = MemoryCache(job.cached)
-    lineage = Lineage(job.known)
-    window = ForwardWindow(key.q, job.options.window)
-    for known in sorted(job.latest, key=lambda k: k.position):
-        window.add(known)
-    sweeper = sweep or _thread_sweeper(trapdoor, job.options.quirk_shifts, job.threads)
-    found = attack_sessions(
-        job.handshakes, key.q, sweeper, cache, job.options, progress, window, lineage
-    )
-    result = GatewayResult(
-        job.gateway,
-        job.entries,
-        [],
-        [],
-        [],
-        [],
-        [],
-        len(found.walker.anchors),
-        window.calls,
-        dict(found.timings),
-    )
-    capture_of = {h.sid: e["capture"] for h, e in zip(job.handshakes, job.entries, strict=True)}
-    for h, entry in zip(job.handshakes, job.entries, strict=True):
-        out = report_session(h, entry, found, cache)
-        if out.failure is not None:
-            continue
-        if isinstance(out, Ikev1Outcome) and out.row is not None:
-            result.ikev1.append((h.sid, out.row))
-        elif isinstance(out, Ikev2Outcome) and out.row is not None:
-            result.ikev2.append((h.sid, out.row))
-        result.esp += [(h.sid, row) for row in out.esp]
-    for nonce, (sid, rec) in found.recoveries.items():
-        capture = capture_of.get(sid)
-        result.how.append((rec.how, capture))
-        for state in cache.get(nonce) or []:
-            place = lineage.of(nonce, state)
-            epoch, position = place if place is not None else (None, None)
-            result.records.append(
-                StateRecord(nonce, state, job.gateway, epoch, position, rec.how, capture)
-            )
-    return result
 
 
 def _gateway_unit(job: GatewayJob, trapdoor: dict[str, Any]) -> GatewayResult:
