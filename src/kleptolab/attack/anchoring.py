@@ -92,13 +92,16 @@ def _dedupe(sightings: Sequence[Sighting]) -> list[Sighting]:
 def anchor_nonces(
     sightings: Sequence[Sighting], walker: PrngWalker, sweep: Sweep, cache: NonceCache,
     progress: Callable[[int, int], None] | None = None,
-    window: ForwardWindow | None = None, lineage: Lineage | None = None,
+    window: ForwardWindow | None = None, lineage: Lineage | None = None, grow: bool = True,
 ) -> dict[bytes, Recovery]:
     """Anchor ``walker`` at every nonce (see the module docstring); how each was recovered.
 
     Predicted states are also put in ``cache``, so a saved cache spares the next run too.
     ``window`` (one gateway's stored states) is tried before the cache and the sweep;
     every recovered state is also added to it, and placed in ``lineage`` when given.
+    ``grow=False`` keeps batches at one nonce: the fewest sweeps when the nonces are one
+    gateway's (a nonce without a state, e.g. hit by the BN_bn2bin quirk, costs one extra sweep,
+    not a doubled batch); parallelism then comes from sweeping several gateways at once.
     """
     pending = _dedupe(sightings)
     total, found = len(pending), dict[bytes, Recovery]()
@@ -166,5 +169,6 @@ def anchor_nonces(
                 keep(anchor, epoch, 0)
             found[s.nonce] = Recovery(SWEEP, len(states.get(s.nonce, [])), seconds, len(chosen))
         tick()
-        batch = 1 if any(walker.predicts(s.nonce) for s in pending) else 2 * batch
+        if grow:
+            batch = 1 if any(walker.predicts(s.nonce) for s in pending) else 2 * batch
     return found

@@ -155,7 +155,8 @@ def attack_sessions(
         owner: dict[bytes, str] = {}
         for s in sorted(sightings, key=lambda s: s.order):
             owner.setdefault(s.nonce, s.session)
-        found = anchor_nonces(sightings, walker, timed_sweep, cache, tick, window, lineage)
+        # one gateway's nonces: one at a time is the fewest sweeps (gateways run in parallel)
+        found = anchor_nonces(sightings, walker, timed_sweep, cache, tick, window, lineage, grow=False)
         recoveries.update({n: (owner[n], r) for n, r in found.items()})
         timings["recovery_s"] += time.perf_counter() - t0
 
