@@ -216,9 +216,14 @@ def decrypt_capture(
     """Run the whole attack on ``capture`` (plaintext kept in memory); ``ValueError`` only
     if it is not a capture at all.  ``cache``: a :class:`~kleptolab.attack.store.StateStore`
     (or any :class:`~kleptolab.attack.recovery.NonceCache`)."""
+    from kleptolab.attack.engine import LocalEngine
     from kleptolab.attack.pipeline import decrypt_many
 
-    run = decrypt_many([capture], trapdoor, engine, cache, options, progress=progress)
+    try:
+        run = decrypt_many([capture], trapdoor, engine, cache, options, progress=progress)
+    finally:
+        if isinstance(engine, LocalEngine):
+            engine.close()  # no worker processes left behind (the pool restarts on the next use)
     one = run.captures[0]
     return DecryptResult(one.report, one.ikev1, one.ikev2, one.esp, one.plaintext or [])
 
