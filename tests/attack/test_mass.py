@@ -188,3 +188,32 @@ def _env() -> dict[str, str]:
     import os
 
     return {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+
+
+def test_esp_of_an_sa_negotiated_in_an_earlier_capture_is_decrypted(tmp_path: Path) -> None:
+    from kleptolab.capture.pcapio import LINKTYPE_ETHERNET, PcapWriter, iter_frames
+
+    from .synth import gateway_queues, ikev2_capture
+
+    whole = tmp_path / "whole.pcap"
+    sent = ikev2_capture(
+        whole, gateway_queues(TRAPDOOR.q, {2: 2}, seed_label="split"), 2, packets=3
+    )
+    frames = list(iter_frames(whole, []))
+    cut = len(frames) - 4  # the second SA's last two echo pairs go to the second file
+    parts = [tmp_path / "a.pcap", tmp_path / "b.pcap"]
+    for path, chunk in zip(parts, (frames[:cut], frames[cut:]), strict=True):
+        with PcapWriter(path, LINKTYPE_ETHERNET) as writer:
+            for f in chunk:
+                writer.write_frame(f.timestamp, f.data)
+    engine = make_engine("local", 1)
+    try:
+        run = decrypt_many(parts, TRAPDOOR, engine, StateStore(), OPTIONS)
+    finally:
+        engine.close()
+    first, second = run.captures
+    assert len(first.report["sessions"]) == 2
+    assert second.report["sessions"] == [] and len(second.plaintext or []) == 4
+    assert sum(e["decrypted"] for e in second.report["esp"]) == 4
+    everything = sorted(p for c in run.captures for _, p in c.plaintext or [])
+    assert everything == sorted(p for s in sent for p in s.inner)
