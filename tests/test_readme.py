@@ -17,7 +17,8 @@ from tests.conftest import REPO_ROOT
 README = REPO_ROOT / "README.md"
 DEMO_COMMAND = "python3 -m pip install . && kleptolab demo"
 TEST_COMMAND = "python3 -m pip install -q -e '.[test]' && python3 -m pytest"
-DEFENDERS = ("kleptolab scan", "kleptolab diff", "kleptolab logs", "kleptolab advisory", "kleptolab fingerprint")
+DEFENDERS = ("kleptolab scan", "kleptolab diff", "kleptolab logs", "kleptolab advisory", "kleptolab fingerprint",
+             "kleptolab audit")
 """Defender commands exit 1 when they find something (documented in the README)."""
 
 
@@ -67,10 +68,11 @@ def test_every_readme_command_runs_as_written(tmp_path: Path) -> None:
     assert out.count("tunnel up:") == 4, out[-3000:]
     assert "candidate state" in out
     assert (tmp_path / "decrypted" / "plaintext.pcap").is_file()
+    assert "ESP: 12/12 packets decrypted" in out, out[-3000:]  # the IKEv1 PSK came from the demo's wordlist
     assert (tmp_path / "decrypted" / "esp_sa").read_text().strip()
     assert (tmp_path / "scan.sarif").is_file() and (tmp_path / "dualec.yar").is_file()
     assert (tmp_path / "lab.rules").read_text().count("sid:") >= 4
     assert "affected ScreenOS likely" in out
     if shutil.which("tshark"):
         icv = [line.split("\t")[-1] for line in out.splitlines() if re.match(r"^\d+\t[0-9a-fx]+\t[01]", line)]
-        assert icv and set(icv) == {"1"}, out[-3000:]
+        assert len(icv) == 12 and set(icv) == {"1"}, out[-3000:]

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import importlib
 import sys
+import traceback
+from typing import NoReturn
 
 import typer
 
@@ -24,6 +26,7 @@ _COMMAND_MODULES = (
     "kleptolab.attack.commands",
     "kleptolab.defend.commands",
     "kleptolab.lab.commands",
+    "kleptolab.supplychain.commands",
 )
 
 app = typer.Typer(
@@ -86,52 +89,61 @@ def _usage_command(exc: click_exceptions.ClickException) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the CLI behind the error boundary (exit 0 clean, 1 findings, 2 bad input)."""
+    """Run the CLI behind the error boundary (exit 0 clean, 1 findings, 2 bad input).
+
+    With ``--debug`` (before ``--``) every error also prints its traceback on stderr; the exit
+    code stays the same (2 bad input, 70 internal error).
+    """
     args = sys.argv[1:] if argv is None else argv
-    debug = "--debug" in args[: args.index("--")] if "--" in args else "--debug" in args
+    debug = _global_flag(args, "--debug")
+    ui.DEBUG = debug
     try:
         code = app(args=args, prog_name="kleptolab", standalone_mode=False)
-    except click_exceptions.NoArgsIsHelpError as exc:  # bare group: its help, then exit 2
+    except click_exceptions.NoArgsIsHelpError as exc:  # bare group: its help, then one error line
         ctx = getattr(exc, "ctx", None)
         if ctx is not None:
             typer.echo(ctx.get_help())
-        raise SystemExit(ui.EXIT_BAD_INPUT) from None
-    except (
-        click_exceptions.ClickException
-    ) as exc:  # usage errors: bad option, missing argument, ...
-        if debug:
-            raise
-        line = ui.error_line(exc.format_message(), _usage_command(exc))
-        print(line, file=sys.stderr)
-        raise SystemExit(ui.EXIT_BAD_INPUT) from None
+        command = ctx.command_path if ctx is not None else "kleptolab"
+        _exit(ui.error_line("missing command (see the list above)", command), ui.EXIT_BAD_INPUT)
+    except click_exceptions.ClickException as exc:  # usage errors: bad option, missing argument
+        _exit(ui.error_line(exc.format_message(), _usage_command(exc)), ui.EXIT_BAD_INPUT, debug)
     except typer.Exit as exc:
         raise SystemExit(exc.exit_code) from None
+    except ui.UsageProblem as exc:  # ui.fail under --debug: the traceback shows where and why
+        _exit(ui.error_line(str(exc), exc.command), ui.EXIT_BAD_INPUT, debug)
     except typer.Abort:
-        print("kleptolab: aborted", file=sys.stderr)
-        raise SystemExit(130) from None
+        _exit("kleptolab: aborted", 130)
     except KeyboardInterrupt:
-        print("kleptolab: interrupted", file=sys.stderr)
-        raise SystemExit(130) from None
+        _exit("kleptolab: interrupted", 130)
     except BrokenPipeError:
         sys.stderr.close()
         raise SystemExit(ui.EXIT_BAD_INPUT) from None
     except (ValueError, OSError, UnicodeError, LookupError, OverflowError, MemoryError) as exc:
-        if debug:
-            raise
-        print(ui.error_line(_message(exc), _command_path(args)), file=sys.stderr)
-        raise SystemExit(ui.EXIT_BAD_INPUT) from None
+        _exit(ui.error_line(_message(exc), _command_path(args)), ui.EXIT_BAD_INPUT, debug)
     except Exception as exc:
-        if debug:
-            raise
-        print(
-            ui.error_line(
-                f"internal error: {type(exc).__name__}: {exc} (rerun with --debug)",
-                _command_path(args),
-            ),
-            file=sys.stderr,
-        )
-        raise SystemExit(70) from None
+        line = f"internal error: {type(exc).__name__}: {exc} (rerun with --debug)"
+        _exit(ui.error_line(line, _command_path(args)), 70, debug)
+    finally:
+        ui.DEBUG = False
     raise SystemExit(code if isinstance(code, int) else 0)
+
+
+def _exit(line: str, code: int, traceback_too: bool = False) -> NoReturn:
+    """Print the traceback (``--debug``) and ``line`` on stderr, then exit with ``code``."""
+    if traceback_too:
+        traceback.print_exc()
+    print(line, file=sys.stderr)
+    raise SystemExit(code) from None
+
+
+def _global_flag(args: list[str], flag: str) -> bool:
+    """Whether ``flag`` comes before the command name (``kleptolab --debug scan ...``)."""
+    for token in args:
+        if token == flag:
+            return True
+        if token == "--" or not token.startswith("-"):
+            return False
+    return False
 
 
 def _command_path(args: list[str]) -> str:

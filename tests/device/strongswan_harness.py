@@ -67,6 +67,11 @@ class InteropCase:
     gw_esp: str
     auth: str = "psk"  # or "rsa": certificates from `kleptolab pki init` on both sides
     gw_remote_ts: str = f"{CLIENT_HOST}/32"  # wider than strongSwan's /32 to exercise narrowing
+    rekey_ike: int = 0  # strongSwan's IKE_SA rekey_time in seconds (0: its default)
+    rekey_child: int = 0  # CHILD_SA rekey_time in seconds (0: its default)
+    drop_every: int = 0  # the gateway loses every n-th IKE datagram it sends (0: none)
+    terminate: bool = False  # after the pings: the gateway loses its answer to charon's IKE_SA
+    # Delete (`swanctl --terminate`), so the retransmitted Delete meets an SA already gone
 
 
 IKEV1_3DES = InteropCase(
@@ -121,6 +126,7 @@ class InteropResult:
     sas_output: str = ""
     ping_output: str = ""
     ping_replies: int = 0
+    terminate_output: str = ""
     established: bool = False
     notes: list[str] = field(default_factory=list)
 
@@ -173,13 +179,19 @@ def _esp_in_capture(pcap: Path) -> int:
     return sum(isinstance(p, EspPacket) for p in packets)
 
 
-def _strongswan_conf(workdir: Path) -> Path:
+def _strongswan_conf(workdir: Path, case: InteropCase | None = None) -> Path:
     conf = workdir / "strongswan.conf"
+    # with lost replies: retransmit after 1 s, 1.5 s, 2.25 s, ... so rekeys still finish quickly
+    retransmit = (
+        "retransmit_tries = 5\n  retransmit_timeout = 1.0\n  retransmit_base = 1.5"
+        if case is not None and case.drop_every
+        else "retransmit_tries = 2"
+    )
     conf.write_text(
         f"""charon {{
   load_modular = yes
   install_virtual_ip = no
-  retransmit_tries = 2
+  {retransmit}
   filelog {{
     log {{
       path = {workdir / "charon.log"}
@@ -227,10 +239,13 @@ def _swanctl_conf(workdir: Path, case: InteropCase) -> Path:
         secret = f"""ike-1 {{ id-a = gw.example
           id-b = client.example
           secret = "{PSK}" }}"""
+    ike_rekey = f"rekey_time = {case.rekey_ike}s\n    rand_time = 0s" if case.rekey_ike else ""
+    child_rekey = f"rekey_time = {case.rekey_child}s\n            rand_time = 0s" if case.rekey_child else ""
     conf.write_text(
         f"""connections {{
   c {{
     version = {case.version}
+    {ike_rekey}
     aggressive = no
     local_addrs = {CL_ADDR}
     remote_addrs = {GW_ADDR}
@@ -243,6 +258,7 @@ def _swanctl_conf(workdir: Path, case: InteropCase) -> Path:
       net {{ local_ts = {CLIENT_HOST}/32
             remote_ts = {PROTECTED_HOST}/32
             esp_proposals = {case.esp}
+            {child_rekey}
             mode = tunnel }}
     }}
   }}
@@ -350,6 +366,7 @@ def run_interop(
             "host": GW_ADDR,
             "workdir": str(workdir),
             "ready": str(ready),
+            "drop_every": case.drop_every,
         }
         (workdir / "gateway.json").write_text(json.dumps(gw_config))
         gateway = subprocess.Popen(
@@ -372,7 +389,7 @@ def run_interop(
         info = json.loads(ready.read_text())
         result.trapdoor = Path(info["trapdoor"])
         result.notes.append(f"gateway: {info['device']}")
-        conf = _strongswan_conf(workdir)
+        conf = _strongswan_conf(workdir, case)
         swanctl = _swanctl_conf(workdir, case)
         vici = workdir / "charon.vici"
         vici.unlink(missing_ok=True)
@@ -456,6 +473,8 @@ def run_interop(
                 str(pings),
                 "-W",
                 "2",
+                "-i",
+                "1",
                 "-I",
                 CLIENT_HOST,
                 PROTECTED_HOST,
@@ -470,13 +489,35 @@ def run_interop(
             # loaded machine it lags: wait until every echo is on disk.
             with contextlib.suppress(TimeoutError):
                 _wait_for(lambda: _esp_in_capture(result.pcap) >= 2 * result.ping_replies, 10, "tcpdump")
+        if result.established and case.terminate:
+            gateway.send_signal(signal.SIGUSR1)  # lose the next IKE datagram: the Delete's answer
+            time.sleep(0.3)
+            down = _sh("ip", "netns", "exec", ns.cl, "env", env_conf, "swanctl", "--terminate",
+                       "--ike", "c", "--uri", uri, "--timeout", "20", check=False, timeout=30)
+            result.terminate_output = down.stdout + down.stderr
     finally:
         _stop(charon)
         _stop(gateway)
+        if tcpdump is not None:
+            _settle(result.pcap)
         _stop(tcpdump, signal.SIGINT)
         files.close()
         ns.delete()
     return result
+
+
+def _settle(pcap: Path, quiet: float = 1.0, limit: float = 6.0) -> None:
+    """Wait until tcpdump has written everything (the capture stops growing for ``quiet`` s):
+    on a loaded machine it lags, and frames still queued when it is stopped are lost."""
+    deadline = time.monotonic() + limit
+    size, since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        now_size = pcap.stat().st_size if pcap.exists() else 0
+        if now_size != size:
+            size, since = now_size, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return
+        time.sleep(0.1)
 
 
 def _fixture_run(tmp_path_factory: pytest.TempPathFactory, case: InteropCase) -> InteropResult:
@@ -585,6 +626,7 @@ async def _serve(config_path: Path) -> None:
         await device.start()
         kind = "kleptolab.device.vpn.VpnService"
     print(f"serving with {kind}", flush=True)
+    lose_next = _lose_ike_replies(getattr(device, "vpn", device), int(cfg.get("drop_every") or 0))
     Path(cfg["ready"]).write_text(
         json.dumps({"trapdoor": str(workdir / "trapdoor.json"), "device": kind})
     )
@@ -592,6 +634,7 @@ async def _serve(config_path: Path) -> None:
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
+    loop.add_signal_handler(signal.SIGUSR1, lose_next)
     await stop.wait()
     await device.stop()
     (workdir / "gateway-draws.json").write_text(
@@ -599,6 +642,30 @@ async def _serve(config_path: Path) -> None:
             [{"index": d.index, "purpose": d.purpose, "output": d.output.hex()} for d in keys.draws]
         )
     )
+
+
+def _lose_ike_replies(vpn: Any, every: int) -> Any:
+    """Make the gateway lose every ``every``-th IKE datagram it sends (ESP and keepalives pass);
+    the returned function makes it lose the next one as well (the SIGUSR1 handler)."""
+    sent = [0]
+    next_one = [False]
+
+    def drop(dgram: Any) -> bool:
+        data = dgram.data
+        if dgram.local_port == 4500 and data[:4] != bytes(4):
+            return False  # ESP (or a keepalive)
+        sent[0] += 1
+        lose = next_one[0] or (every > 0 and sent[0] % every == 0)
+        next_one[0] = False
+        if lose:
+            print(f"{time.monotonic():.3f} test: IKE datagram #{sent[0]} lost on purpose", flush=True)
+        return lose
+
+    def lose_next() -> None:
+        next_one[0] = True
+
+    vpn.drop_outgoing = drop
+    return lose_next
 
 
 def _screenos_keys(peer: PeerConfig, trapdoor: Trapdoor) -> Any:

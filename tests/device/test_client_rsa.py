@@ -175,7 +175,7 @@ def test_cli_client_with_certificates(pki: PkiFiles) -> None:
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         )
         text = (await missing.communicate())[0].decode()
-        assert missing.returncode == 1 and "--cert, --key and --ca" in text, text
+        assert missing.returncode == 2 and "--cert, --key and --ca" in text, text
 
     with_service(pki, scenario)
 

@@ -47,7 +47,8 @@ def test_corrupt_image_exits_2(tmp_path: Path, firmware: Path) -> None:
 
 def test_missing_image_and_bad_config_exit_2(tmp_path: Path, firmware: Path) -> None:
     result = runner.invoke(app, ["gateway", "--firmware", str(tmp_path / "none.bin")])
-    assert result.exit_code == 2 and "cannot read firmware image" in result.output
+    assert result.exit_code == 2 and "firmware image" in result.output
+    assert "not found" in result.output and "none.bin" in result.output
     config = tmp_path / "gw.toml"
     config.write_text('[syslog]\ntarget = "203.0.113.5:514"\n')
     result = runner.invoke(app, ["gateway", "--firmware", str(firmware), "--config", str(config)])

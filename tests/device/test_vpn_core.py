@@ -46,6 +46,7 @@ def make_core(
         log=log,
         max_half_open=max_half_open,
         max_half_open_per_peer=per_peer or max_half_open,
+        max_half_open_v1=max_half_open,  # E = T: the small numbers below stay readable
         engines=engines,
         clock=clock or Clock(),
         cookie_secret=b"s" * 32,
@@ -107,13 +108,15 @@ def test_version_mismatch_for_existing_sa_is_dropped() -> None:
     assert isinstance(events[0], Dropped) and "IKEv2 message for IKEv1 SA" in events[0].reason
 
 
-def test_ikev1_beyond_half_open_bound_is_dropped_and_logged() -> None:
+def test_ikev1_beyond_half_open_bound_evicts_instead_of_refusing() -> None:
+    """IKEv1 has no COOKIE: over the bound the newcomer is admitted and an embryonic SA evicted."""
     core, engines, log = make_core(max_half_open=4)
     for n in range(10):
         core.receive(Datagram(ike_message(n.to_bytes(8, "big")), PEER, IKE_PORT))
-    assert len(engines.made) == 4
-    assert core.half_open == 4
-    assert sum("IKEv1 request dropped" in m for m in log.kinds("drop")) == 6
+    assert len(engines.made) == 10  # every request got an answer
+    assert core.half_open == 4  # ... and the state stayed within the bound
+    assert sum("evicted half-open SA" in m for m in log.kinds("drop")) == 6
+    assert not any("dropped" in m for m in log.kinds("drop"))
 
 
 def test_per_peer_bound_leaves_room_for_other_peers() -> None:
@@ -121,10 +124,51 @@ def test_per_peer_bound_leaves_room_for_other_peers() -> None:
     for n in range(6):
         core.receive(Datagram(ike_message(n.to_bytes(8, "big")), ("192.0.2.66", 500), IKE_PORT))
         core.receive(Datagram(sa_init((100 + n).to_bytes(8, "big")), ("192.0.2.66", 500), IKE_PORT))
-    assert len(engines.made) == 2 and core.half_open == 2
-    assert any("(2 from 192.0.2.66)" in m for m in log.kinds("drop"))
+    # IKEv1 evicts within the source, IKEv2 gets COOKIEs: never more than 2 from 192.0.2.66
+    assert core.half_open == 2
+    assert any("COOKIE sent" in m and "(2 from 192.0.2.66)" in m for m in log.kinds("ike"))
+    assert len(engines.made) == 7  # 1 + 1 below the bounds, then 5 IKEv1 by eviction
+    assert sum("random half-open SA of 192.0.2.66 evicted" in m for m in log.kinds("drop")) == 5
+    made = len(engines.made)
     core.receive(Datagram(ike_message(b"L" * 8), PEER, IKE_PORT))
-    assert len(engines.made) == 3
+    assert len(engines.made) == made + 1 and core.half_open == 3
+
+
+def test_flood_from_many_sources_evicts_its_own_entries_before_a_fresh_legitimate_one() -> None:
+    """Over the total bound the oldest SA of the busiest source goes: a fresh SA survives >= T arrivals."""
+    clock = Clock()
+    core, _, _ = make_core(max_half_open=8, per_peer=8, clock=clock)
+    flood = [(f"127.1.0.{n % 5}", 500) for n in range(40)]
+    for n, src in enumerate(flood[:8]):
+        clock.now += 0.001
+        core.receive(Datagram(ike_message(n.to_bytes(8, "big")), src, IKE_PORT))
+    clock.now += 0.001
+    core.receive(Datagram(ike_message(b"L" * 8), PEER, IKE_PORT))  # the legitimate first message
+    for n, src in enumerate(flood[8:]):
+        clock.now += 0.001
+        core.receive(Datagram(ike_message((100 + n).to_bytes(8, "big")), src, IKE_PORT))
+        assert core.half_open <= 8
+    assert any(PEER[0] in row for row in core.ike_cookies())  # 32 arrivals later it is still there
+    events = core.receive(Datagram(ike_message(b"L" * 8, b"R" * 8, message_id=1), PEER, IKE_PORT))
+    assert any(isinstance(e, TunnelUp) for e in events)
+
+
+def test_spoofed_first_messages_from_a_clients_address_evict_at_random_not_lock_out() -> None:
+    """Per source, a random embryonic SA is evicted: the client's own SA usually survives a few spoofs."""
+    picks: list[int] = []
+
+    def rand_below(n: int) -> int:
+        picks.append(n)
+        return n - 1  # the newest: the client's entry (first) survives
+
+    core, _engines, _ = make_core(max_half_open=16, per_peer=2)
+    core._admission._rand_below = rand_below
+    core.receive(Datagram(ike_message(b"L" * 8), PEER, IKE_PORT))
+    for n in range(20):
+        core.receive(Datagram(ike_message(n.to_bytes(8, "big")), PEER, IKE_PORT))
+    assert picks == [2] * 19 and core.half_open == 2
+    events = core.receive(Datagram(ike_message(b"L" * 8, b"R" * 8, message_id=1), PEER, IKE_PORT))
+    assert any(isinstance(e, TunnelUp) for e in events)
 
 
 def test_ikev2_cookie_requested_then_honoured() -> None:
@@ -171,15 +215,38 @@ def test_hard_cap_evicts_oldest_half_open() -> None:
 
 
 def test_half_open_expire_on_tick() -> None:
+    """Embryonic SAs (no return routability yet) live 5 s, not the 30 s half-open timeout."""
     clock = Clock()
     core, _, log = make_core(clock=clock)
     core.receive(Datagram(ike_message(b"I" * 8), PEER, IKE_PORT))
-    clock.now += 29
+    clock.now += 4
     assert core.tick() == []
     clock.now += 2
     events = core.tick()
     assert isinstance(events[0], Dropped) and "timed out" in events[0].reason
     assert core.half_open == 0 and "timed out" in log.kinds("drop")[-1]
+
+
+def test_verified_half_open_keeps_the_long_timeout_and_is_never_evicted_by_embryos() -> None:
+    """An IKEv2 SA admitted with a valid COOKIE showed return routability: 30 s, no eviction by v1."""
+    clock = Clock()
+    core, _, _ = make_core(max_half_open=1, per_peer=1, clock=clock)
+    core.receive(Datagram(sa_init(b"0" * 8), PEER, IKE_PORT))
+    core.outgoing()
+    core.receive(Datagram(sa_init(b"V" * 8), PEER, IKE_PORT))
+    cookie = cookie_from_response(core.outgoing()[-1].data)
+    core.receive(Datagram(sa_init(b"V" * 8, cookie=cookie), PEER, IKE_PORT))
+    for n in range(5):
+        core.receive(
+            Datagram(ike_message((50 + n).to_bytes(8, "big")), ("192.0.2.7", 500), IKE_PORT)
+        )
+    assert core.half_open == 2 and [r for r in core.ike_cookies() if b"V".hex() * 8 in r]
+    clock.now += 29
+    core.tick()
+    assert [r for r in core.ike_cookies() if b"V".hex() * 8 in r]
+    clock.now += 2
+    core.tick()
+    assert core.half_open == 0
 
 
 def test_engine_exception_is_contained() -> None:

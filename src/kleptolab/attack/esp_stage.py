@@ -19,6 +19,7 @@ from typing import Any
 
 from kleptolab.attack.outputs import EspSaRow
 from kleptolab.capture import EspPacket, classify, iter_capture
+from kleptolab.capture.datagrams import Flow
 from kleptolab.capture.pcapio import LINKTYPE_RAW, PcapWriter
 from kleptolab.esp.errors import EspError
 from kleptolab.esp.packet import NEXT_HEADER_IPV4, NEXT_HEADER_IPV6
@@ -40,6 +41,8 @@ class EspJob:
     rows: dict[SaKey, EspSaRow] = field(
         default_factory=dict
     )  # the keys it may need (or pass them apart)
+    ike_ports: frozenset[int] = frozenset()
+    natt_flows: frozenset[Flow] = frozenset()  # NAT-T on ports other than 4500 (learnt by the scan)
 
 
 @dataclass
@@ -121,7 +124,7 @@ def decrypt_esp(job: EspJob, rows: dict[SaKey, EspSaRow]) -> EspOutcome:
     ok = False
     try:
         for datagram in iter_capture(job.path, outcome.warnings):
-            packet = classify(datagram)
+            packet = classify(datagram, job.ike_ports, job.natt_flows)
             if not isinstance(packet, EspPacket):
                 continue
             key = (packet.spi, datagram.src, datagram.dst)

@@ -6,7 +6,10 @@ once the PSK is known or cracked (:mod:`kleptolab.attack.psk_crack`); public-key
 encryption — nothing (the nonces travel RSA-encrypted).  Every encrypted
 message is then decrypted in capture order with CBC IV chaining
 (:class:`~kleptolab.ike.v1.crypto.Ikev1Cipher`), and Quick Mode yields the ESP
-keys (:mod:`kleptolab.attack.ikev1_quick`).
+keys (:mod:`kleptolab.attack.ikev1_quick`).  Retransmitted copies (same
+message ID, same bytes, wherever they fall in the capture) are counted apart
+and never touch the IV chains: a late copy of MM5 must not become "the last
+phase-1 block" that every phase-2 IV starts from (RFC 2409 Appendix B).
 """
 
 from __future__ import annotations
@@ -149,11 +152,13 @@ def parse_ikev1(sid: str, packets: list[IkePacket]) -> Ikev1Handshake:
     if not packets:
         raise AttackFailure("no IKEv1 messages")
     initiator = packets[0].datagram.src
+    # the sender's endpoint, not its address: both peers may share one (e.g. 127.0.0.1)
+    initiator_end = (initiator, packets[0].datagram.sport)
     sides = {True: _Side(), False: _Side()}
     aggressive = False
     for p, chain in _phase1_chains(packets):
         aggressive |= p.header.exchange_type == Exchange.AGGRESSIVE
-        side = sides[p.datagram.src == initiator]
+        side = sides[(p.datagram.src, p.datagram.sport) == initiator_end]
         sa, ke, nonce = chain.first(SaPayload), chain.first(KePayload), chain.first(NoncePayload)
         if sa is not None and side.sa is None:
             side.sa, side.sa_b = sa, chain.body_of(SaPayload) or b""
@@ -198,6 +203,7 @@ class Ikev1Outcome:
     esp: list[EspSaRow] = field(default_factory=list)
     decrypted: int = 0
     undecrypted: int = 0
+    retransmitted: int = 0
     children: list[dict[str, object]] = field(default_factory=list)
     child_nonces: list[tuple[bytes, int]] = field(default_factory=list)
     psk: dict[str, object] | None = None
@@ -231,7 +237,7 @@ def attack_ikev1(
     out.row = Ikev1Row(h.cky_i, keys.ka)
     cipher = Ikev1Cipher.from_keys(keys, s.encr, s.prf)
     opened: list[Opened] = []
-    for p in h.encrypted:
+    for p in originals(h.encrypted, out):
         try:
             opened.append(Opened(p, cipher.decrypt(p.message)))
         except (ValueError, WireError):
@@ -241,6 +247,21 @@ def attack_ikev1(
         out.auth_check = _check_signature(h, keys, opened)
     quick_mode_sas(h.sid, h.responder, s.prf, keys.skeyid_d, opened, walker, out)
     return out
+
+
+def originals(packets: Sequence[IkePacket], out: Ikev1Outcome) -> list[IkePacket]:
+    """The first copy of each (message ID, message) in capture order; later copies are counted in
+    ``out.retransmitted`` (their decryption is the first copy's)."""
+    seen: set[tuple[int, bytes]] = set()
+    first: list[IkePacket] = []
+    for p in packets:
+        key = (p.header.message_id, p.message)
+        if key in seen:
+            out.retransmitted += 1
+            continue
+        seen.add(key)
+        first.append(p)
+    return first
 
 
 def _psk_phase1(

@@ -51,7 +51,8 @@ def quick_mode_sas(
             exchanges.setdefault(o.packet.header.message_id, []).append(o)
     for mid, msgs in exchanges.items():
         first = msgs[0]
-        answer = next((m for m in msgs if m.packet.datagram.src != first.packet.datagram.src), None)
+        sender = (first.packet.datagram.src, first.packet.datagram.sport)  # peers may share an address
+        answer = next((m for m in msgs if (m.packet.datagram.src, m.packet.datagram.sport) != sender), None)
         if answer is None:
             out.children.append({"message_id": f"{mid:08x}", "failure": "Quick Mode answer not in the capture"})
             continue

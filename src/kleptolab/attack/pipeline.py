@@ -29,9 +29,11 @@ from kleptolab.attack.decryptor import (
     DecryptOptions,
     Handshake,
     Progress,
+    Rekeyable,
 )
 from kleptolab.attack.engine import Engine, LocalEngine, recover_all
 from kleptolab.attack.esp_stage import EspJob, EspOutcome, SaKey, decrypt_esp
+from kleptolab.attack.ikev2_rekey import rekey_chains
 from kleptolab.attack.outputs import EspSaRow, Ikev1Row, Ikev2Row
 from kleptolab.attack.recovery import MemoryCache, NonceCache
 from kleptolab.attack.store import KnownState, StateStore
@@ -116,7 +118,7 @@ def decrypt_many(
     scans: list[CaptureScan | None] = [None] * len(paths)
     t0 = time.perf_counter()
     for done, (i, scan) in enumerate(
-        engine.map(scan_capture, [ScanJob(p, rank[i]) for i, p in enumerate(paths)]), 1
+        engine.map(scan_capture, [ScanJob(p, rank[i], options.ike_ports) for i, p in enumerate(paths)]), 1
     ):
         scans[i] = scan
         tick("reading captures", done, len(paths))
@@ -127,9 +129,13 @@ def decrypt_many(
     t0 = time.perf_counter()
     if len(jobs) == 1 and isinstance(engine, LocalEngine) and engine.workers > 1:
         # one gateway: its sweeps use the local process pool, the rest runs here
+        def sweep_tick(done: int, total: int) -> None:
+            tick("sweeping 2^16 prefixes", done, total)
+
         def pool_sweep(nonces: list[bytes]) -> dict[bytes, list[int]]:
             return recover_all(
-                nonces, trapdoor, engine, MemoryCache(), quirk_shifts=options.quirk_shifts
+                nonces, trapdoor, engine, MemoryCache(), quirk_shifts=options.quirk_shifts,
+                progress=sweep_tick,
             )
 
         results.append(run_gateway(jobs[0], data, pool_sweep, progress))
@@ -164,7 +170,8 @@ def decrypt_many(
             for k, r in by_peers.get(pair, {}).items()
         }
         esp_jobs.append(
-            EspJob(p, str(plaintext_paths[i]) if plaintext_paths is not None else None, mine)
+            EspJob(p, str(plaintext_paths[i]) if plaintext_paths is not None else None, mine,
+                   options.ike_ports, seen.natt_flows if seen else frozenset())
         )
     esp: list[EspOutcome | None] = [None] * len(paths)
     for done, (i, outcome) in enumerate(engine.map(_esp_unit, esp_jobs), 1):
@@ -194,6 +201,7 @@ def _gateway_jobs(
                 h.sid = f"{h.sid}@{Path(entry['capture']).name}"
                 entry["id"] = h.sid
             seen.add(h.sid)
+        rekeyable = _rekeyable(gateway, scans, {e["capture"] for e, _ in pairs})
         cached: dict[bytes, list[int]] = {}
         known: dict[bytes, list[KnownState]] = {}
         latest: list[KnownState] = []
@@ -214,9 +222,26 @@ def _gateway_jobs(
                 latest,
                 options,
                 threads,
+                rekeyable,
             )
         )
     return jobs
+
+
+def _rekeyable(gateway: str, scans: list[CaptureScan], captures: set[str]) -> Rekeyable:
+    """The IKE SAs without an IKE_SA_INIT, in ``captures``, that talk to ``gateway``'s address:
+    the candidates for its rekeyed IKEv2 SAs (RFC 7296 §2.18)."""
+    address = gateway.rsplit(":", 1)[0]
+    found = Rekeyable()
+    for scan in scans:
+        if scan.path not in captures:
+            continue
+        for spis, group, entry in scan.orphans:
+            first = group[0].datagram
+            if address in (first.src, first.dst):
+                found.groups[spis] = group
+                found.entries[entry["id"]] = entry
+    return found
 
 
 def _assemble(
@@ -233,7 +258,8 @@ def _assemble(
     sid_capture: dict[str, str] = {}
     for res in results:
         for e in res.entries:
-            updated[e["_key"]] = e
+            if "_key" in e:
+                updated[e["_key"]] = e
             sid_capture[e["id"]] = e["capture"]
     how_by_capture: dict[str, dict[str, int]] = {
         p: {"sweep": 0, "predicted": 0, "state cache": 0} for p in paths
@@ -247,6 +273,8 @@ def _assemble(
         scan, outcome = scans[i], esp[i]
         assert scan is not None and outcome is not None
         sessions = [updated.get(entry["_key"], entry) for _g, entry, _h in scan.sessions]
+        sessions += [e for res in results for e in res.entries  # rekeyed SAs with no messages of their own
+                     if "_key" not in e and e.get("capture") == path]
         counts: dict[str, int] = {}
         for e in outcome.report:
             sid = owner.get((bytes.fromhex(e["spi"]), e["src"], e["dst"]))
@@ -270,6 +298,7 @@ def _assemble(
             "anchors_walked": sum(r.anchors for r in gateways),
             "nonce_recovery": how_by_capture[path],
             "walk_steps": options.steps,
+            "ike_rekey_chains": rekey_chains(sessions),
             "timings": _timings(gateways, timings, started),
         }
         outputs.append(result)

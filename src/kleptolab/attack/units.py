@@ -8,6 +8,7 @@ so any engine can run them (:mod:`kleptolab.attack.engine`);
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from kleptolab.attack.decryptor import (
     DecryptOptions,
     Handshake,
     Progress,
+    Rekeyable,
     attack_sessions,
     parse_session,
     report_session,
@@ -27,9 +29,11 @@ from kleptolab.attack.ikev2_attack import Ikev2Outcome
 from kleptolab.attack.outputs import EspSaRow, Ikev1Row, Ikev2Row
 from kleptolab.attack.recovery import MemoryCache, jobs_for, run_job
 from kleptolab.attack.store import KnownState, StateRecord
-from kleptolab.capture import IkePacket, classify, group_ike_sas
-from kleptolab.capture.datagrams import _iter_capture
+from kleptolab.capture import IkePacket, classify, flow_of, group_ike_sas
+from kleptolab.capture.datagrams import Flow, _iter_capture, udp_without_ike_hint
 from kleptolab.drbg import recover
+from kleptolab.esp.packet import NAT_T_PORT, NON_ESP_MARKER
+from kleptolab.netpkt import PROTO_UDP
 
 __all__ = ["CaptureScan", "GatewayJob", "GatewayResult", "ScanJob", "run_gateway", "scan_capture"]
 
@@ -40,6 +44,7 @@ _RANK = 1 << 32  # frame numbers of capture k become k * 2^32 + frame
 class ScanJob:
     path: str
     rank: int
+    ike_ports: frozenset[int] = frozenset()
 
 
 @dataclass
@@ -51,6 +56,9 @@ class CaptureScan:
     warnings: list[str]
     sessions: list[tuple[str | None, dict[str, Any], Handshake | None]]
     esp_peers: set[tuple[str, str]] = field(default_factory=set)  # (src, dst) of its ESP packets
+    natt_flows: frozenset[Flow] = frozenset()  # NAT-T on ports other than 4500
+    orphans: list[tuple[tuple[bytes, bytes], list[IkePacket], dict[str, Any]]] = field(default_factory=list)
+    """IKE SAs without an IKE_SA_INIT (rekeyed IKEv2 SAs among them): SPIs, messages, report entry."""
 
 
 def _lift(p: IkePacket, base: int) -> IkePacket:
@@ -66,12 +74,29 @@ def scan_capture(job: ScanJob, _shared: Any = None) -> CaptureScan:
     base = job.rank * _RANK
     ike: list[IkePacket] = []
     peers: set[tuple[str, str]] = set()
-    for p in map(classify, _iter_capture(job.path, warnings, frames)):
+    flows: set[Flow] = set()
+    unclassified: dict[Flow, tuple[str, str]] = {}  # UDP flows that may turn out to be NAT-T
+    udp = 0
+    ports: Counter[int] = Counter()
+    for d in _iter_capture(job.path, warnings, frames):
+        p = classify(d, job.ike_ports)
+        if d.proto == PROTO_UDP:
+            udp += 1
+            ports.update({d.sport, d.dport})
         if isinstance(p, IkePacket):
             ike.append(_lift(p, base))
+            if p.non_esp_marker and NAT_T_PORT not in (d.sport, d.dport):
+                flows.add(flow_of(d))
         elif p is not None:
             peers.add((p.datagram.src, p.datagram.dst))
+        elif d.proto == PROTO_UDP and d.payload[:4] != NON_ESP_MARKER and len(unclassified) < _MAX_FLOWS:
+            unclassified.setdefault(flow_of(d), (d.src, d.dst))
+    peers |= {pair for flow, pair in unclassified.items() if flow in flows}
+    peers |= {(b, a) for flow, (a, b) in unclassified.items() if flow in flows}
+    if not ike and udp:
+        warnings.append(udp_without_ike_hint(udp, ports))
     sessions: list[tuple[str | None, dict[str, Any], Handshake | None]] = []
+    orphans: list[tuple[tuple[bytes, bytes], list[IkePacket], dict[str, Any]]] = []
     for n, (spis, group) in enumerate(group_ike_sas(ike).items()):
         entry, h = parse_session(spis, group)
         entry["first_frame"] -= base
@@ -79,7 +104,13 @@ def scan_capture(job: ScanJob, _shared: Any = None) -> CaptureScan:
         entry["_key"] = (job.rank, n)
         first = group[0].datagram
         sessions.append((f"{first.dst}:{first.dport}" if h is not None else None, entry, h))
-    return CaptureScan(job.path, frames[0], warnings, sessions, peers)
+        if h is None:
+            orphans.append((spis, group, entry))
+    return CaptureScan(job.path, frames[0], warnings, sessions, peers, frozenset(flows), orphans)
+
+
+_MAX_FLOWS = 1 << 16
+"""Distinct unclassified UDP flows remembered per capture (NAT-T candidates)."""
 
 
 @dataclass
@@ -94,6 +125,7 @@ class GatewayJob:
     latest: list[KnownState]
     options: DecryptOptions
     threads: int = 1
+    rekeyable: Rekeyable = field(default_factory=Rekeyable)
 
 
 @dataclass
@@ -152,8 +184,17 @@ def run_gateway(
         window.add(known)
     sweeper = sweep or _thread_sweeper(trapdoor, job.options.quirk_shifts, job.threads)
     found = attack_sessions(
-        job.handshakes, key.q, sweeper, cache, job.options, progress, window, lineage
+        job.handshakes, key.q, sweeper, cache, job.options, progress, window, lineage, job.rekeyable
     )
+    parents = {h.sid: e for h, e in zip(job.handshakes, job.entries, strict=True)}
+    for h in found.adopted:  # rekeyed IKE SAs: their entries join this gateway's
+        entry = job.rekeyable.entries[h.sid]
+        if "capture" not in entry:  # no messages of its own: it lives in its parent's capture
+            parent = getattr(h, "parent", None)
+            entry["capture"] = parents.get(parent.sid, {}).get("capture") if parent is not None else None
+        parents[h.sid] = entry
+        job.handshakes.append(h)
+        job.entries.append(entry)
     result = GatewayResult(
         job.gateway,
         job.entries,

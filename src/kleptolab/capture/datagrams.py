@@ -3,7 +3,8 @@
 ``read_capture`` / ``iter_capture`` turn a pcap or pcapng file (gzip welcome)
 into :class:`Datagram` s: UDP datagrams plus raw ESP (IP protocol 50, ports
 0), with IP fragments reassembled.  ``classify`` says what a datagram is
-(IKE on 500, IKE or UDP-encapsulated ESP on 4500, raw ESP); the group helpers
+(IKE on 500, IKE or UDP-encapsulated ESP on 4500, raw ESP, and IKE recognised
+by its content on any other port, with its NAT-T ESP); the group helpers
 sort IKE messages by SA and ESP packets by (SPI, src, dst).
 
 A damaged file yields everything readable plus warnings; only a file that is
@@ -13,11 +14,13 @@ not a capture at all raises ``ValueError("not a pcap or pcapng file ...")``.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections import Counter
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from kleptolab import netpkt
+from kleptolab.capture.ikedetect import strict_ike_header
 from kleptolab.capture.linklayer import Reassembler, UnsupportedLinkType, ip_from_frame, udp_ports
 from kleptolab.capture.pcapio import (
     LINKTYPE_ETHERNET,
@@ -26,7 +29,7 @@ from kleptolab.capture.pcapio import (
     PcapWriter,
     iter_frames,
 )
-from kleptolab.esp.packet import IKE_PORT, NAT_T_PORT, NatTKind, demux_nat_t
+from kleptolab.esp.packet import IKE_PORT, NAT_T_PORT, NON_ESP_MARKER, NatTKind, demux_nat_t
 from kleptolab.ike.wire import IkeHeader, WireError
 
 __all__ = [
@@ -40,9 +43,12 @@ __all__ = [
     "PcapWriter",
     "classify",
     "classify_all",
+    "flow_of",
     "group_esp_sas",
     "group_ike_sas",
     "iter_capture",
+    "natt_flows",
+    "no_ike_hint",
     "read_capture",
 ]
 
@@ -221,29 +227,109 @@ def _ike(d: Datagram, message: bytes, marker: bool) -> IkePacket | None:
     return IkePacket(d, message, header, marker)
 
 
-def classify(d: Datagram) -> IkePacket | EspPacket | None:
-    """Say what ``d`` is; None for NAT keepalives, other traffic and malformed packets."""
+Endpoint = tuple[str, int]
+Flow = frozenset[Endpoint]
+"""An unordered pair of UDP endpoints."""
+
+
+def flow_of(d: Datagram) -> Flow:
+    """The unordered endpoint pair of ``d`` (both directions of one UDP flow)."""
+    return frozenset({(d.src, d.sport), (d.dst, d.dport)})
+
+
+def _by_content(d: Datagram, natt_flows: Collection[Flow]) -> IkePacket | EspPacket | None:
+    """IKE proven by its content (with or without the non-ESP marker), or ESP on a learned NAT-T flow."""
+    payload = d.payload
+    if payload[:4] == NON_ESP_MARKER:
+        header = strict_ike_header(payload[4:])
+        return IkePacket(d, payload[4:], header, True) if header is not None else None
+    header = strict_ike_header(payload)
+    if header is not None:
+        return IkePacket(d, payload, header, False)
+    if natt_flows and flow_of(d) in natt_flows:
+        kind, body = demux_nat_t(payload)
+        if kind is NatTKind.ESP and body[:4] != NON_ESP_MARKER:
+            return EspPacket(d, body, True)
+    return None
+
+
+def classify(
+    d: Datagram, ike_ports: Collection[int] = (), natt_flows: Collection[Flow] = ()
+) -> IkePacket | EspPacket | None:
+    """Say what ``d`` is; None for NAT keepalives, other traffic and malformed packets.
+
+    UDP 4500 carries IKE after the non-ESP marker and ESP without it (RFC 3948);
+    UDP 500 and every port in ``ike_ports`` carry IKE (a forced port also takes
+    the NAT-T framing).  On any other port only a datagram that is IKE by its
+    content counts (:func:`~kleptolab.capture.ikedetect.strict_ike_header`),
+    or ESP on a flow in ``natt_flows`` — flows seen carrying IKE after the
+    non-ESP marker, i.e. NAT-T moved to a port other than 4500
+    (:func:`classify_all` learns them).
+    """
     if d.proto == netpkt.PROTO_ESP:
         if len(d.payload) < 8 or d.payload[:4] == b"\x00\x00\x00\x00":
             return None
         return EspPacket(d, d.payload, False)
     if d.proto != netpkt.PROTO_UDP:
         return None
-    if NAT_T_PORT in (d.sport, d.dport):
+    forced = bool(ike_ports) and (d.sport in ike_ports or d.dport in ike_ports)
+    if NAT_T_PORT in (d.sport, d.dport) or (forced and d.payload[:4] == NON_ESP_MARKER):
         kind, body = demux_nat_t(d.payload)
         if kind is NatTKind.IKE:
             return _ike(d, body, True)
-        if kind is NatTKind.ESP:
+        if kind is NatTKind.ESP and not forced:
             return EspPacket(d, body, True)
+        if kind is not NatTKind.ESP:
+            return None
+    if IKE_PORT in (d.sport, d.dport) or forced:
+        found = _ike(d, d.payload, False)
+        if found is not None or not forced:
+            return found
+        kind, body = demux_nat_t(d.payload)  # a forced NAT-T port: what is not IKE is ESP
+        return EspPacket(d, body, True) if kind is NatTKind.ESP else None
+    return _by_content(d, natt_flows)
+
+
+def natt_flows(datagrams: Iterable[Datagram], ike_ports: Collection[int] = ()) -> set[Flow]:
+    """The UDP flows that carry IKE after the non-ESP marker on a port other than 4500."""
+    flows: set[Flow] = set()
+    for d in datagrams:
+        if d.proto != netpkt.PROTO_UDP or NAT_T_PORT in (d.sport, d.dport) or d.payload[:4] != NON_ESP_MARKER:
+            continue
+        packet = classify(d, ike_ports)
+        if isinstance(packet, IkePacket) and packet.non_esp_marker:
+            flows.add(flow_of(d))
+    return flows
+
+
+def classify_all(datagrams: Iterable[Datagram], ike_ports: Collection[int] = ()) -> list[IkePacket | EspPacket]:
+    """Classify every datagram, keeping the IKE and ESP packets in capture order.
+
+    Two passes: the first learns the NAT-T flows on non-standard ports
+    (:func:`natt_flows`), so the UDP-encapsulated ESP there is found too.
+    """
+    items = list(datagrams)
+    flows = natt_flows(items, ike_ports)
+    return [p for p in (classify(d, ike_ports, flows) for d in items) if p is not None]
+
+
+def no_ike_hint(datagrams: Sequence[Datagram], packets: Iterable[IkePacket | EspPacket | None]) -> str | None:
+    """A hint for a capture with UDP datagrams but no IKE message in them; None otherwise."""
+    if any(isinstance(p, IkePacket) for p in packets):
         return None
-    if IKE_PORT in (d.sport, d.dport):
-        return _ike(d, d.payload, False)
-    return None
+    udp = [d for d in datagrams if d.proto == netpkt.PROTO_UDP]
+    if not udp:
+        return None
+    return udp_without_ike_hint(len(udp), Counter(port for d in udp for port in {d.sport, d.dport}))
 
 
-def classify_all(datagrams: Iterable[Datagram]) -> list[IkePacket | EspPacket]:
-    """Classify every datagram, keeping the IKE and ESP packets in capture order."""
-    return [p for p in map(classify, datagrams) if p is not None]
+def udp_without_ike_hint(udp: int, ports: Counter[int]) -> str:
+    """The hint for ``udp`` datagrams without IKE; ``ports`` counts the datagrams per port."""
+    ranked = sorted(ports.items(), key=lambda item: (-item[1], item[0]))
+    common = ", ".join(str(port) for port, _ in ranked[:6])
+    more = ", …" if len(ports) > 6 else ""
+    return (f"no IKE found in {udp} UDP datagram(s) (ports {common}{more}); if IKE runs on "
+            "another port, try --ike-port PORT")
 
 
 _ZERO_SPI = b"\x00" * 8
@@ -311,7 +397,7 @@ class Summary:
 
 def summarize(capture: Capture) -> Summary:
     """Count IKE, ESP and other datagrams of ``capture``."""
-    packets = [classify(d) for d in capture.datagrams]
+    packets = classify_all(capture.datagrams)
     ike = sum(isinstance(p, IkePacket) for p in packets)
     esp = sum(isinstance(p, EspPacket) for p in packets)
-    return Summary(ike, esp, len(packets) - ike - esp, list(group_ike_sas(packets)))
+    return Summary(ike, esp, len(capture.datagrams) - ike - esp, list(group_ike_sas(packets)))

@@ -42,6 +42,7 @@ _PCAP_MAGIC_US = 0xA1B2C3D4
 _PCAP_MAGIC_NS = 0xA1B23C4D
 _PCAPNG_SHB = 0x0A0D0D0A
 _PCAPNG_BOM = 0x1A2B3C4D
+_PCAPNG_SHB_MIN = 28  # type, length, byte-order magic, version, section length, trailer
 _GZIP_MAGIC = b"\x1f\x8b"
 
 # Classic pcap: global header (magic, major, minor, thiszone, sigfigs, snaplen, network)
@@ -171,6 +172,7 @@ class _Interface:
     snaplen: int
     units_per_second: float = 1e6
     offset: int = 0
+    usable: bool = True  # False: a malformed interface description block (its frames are skipped)
 
 
 def _read_pcapng(s: _Stream, head: bytes, warnings: list[str]) -> Iterator[Frame]:
@@ -203,7 +205,8 @@ def _read_pcapng(s: _Stream, head: bytes, warnings: list[str]) -> Iterator[Frame
             pre = b""
         block_type = struct.unpack(order + "I", block_type_raw)[0]
         total = struct.unpack(order + "I", length_raw)[0]
-        if total < 12 or total % 4 or total > MAX_FRAME + 64:
+        minimum = _PCAPNG_SHB_MIN if pre else 12
+        if total < minimum or total % 4 or total > MAX_FRAME + 64:
             warnings.append(
                 f"corrupt pcapng block at byte {s.offset - 8 - len(pre)}: length {total}; stopped"
             )
@@ -211,10 +214,18 @@ def _read_pcapng(s: _Stream, head: bytes, warnings: list[str]) -> Iterator[Frame
         body = pre + s.read_exact(total - 12 - len(pre), f"a pcapng block of type {block_type:#x}")
         trailer = s.read_exact(4, "a pcapng block trailer")
         if struct.unpack(order + "I", trailer)[0] != total:
-            warnings.append(f"pcapng block at byte {s.offset - total} has mismatched lengths; stopped")
+            warnings.append(
+                f"pcapng block at byte {s.offset - total} has mismatched lengths; stopped"
+            )
             return
         if block_type == 1:
-            interfaces.append(_parse_idb(body, order))
+            iface = _parse_idb(body, order)
+            if not iface.usable:
+                warnings.append(
+                    f"pcapng interface description block {len(interfaces)} at byte "
+                    f"{s.offset - total} is {len(body)} bytes, shorter than 8; its frames are skipped"
+                )
+            interfaces.append(iface)
         elif block_type in (6, 2, 3):
             number += 1
             frame = _packet_block(block_type, body, order, interfaces, number, warnings)
@@ -223,6 +234,9 @@ def _read_pcapng(s: _Stream, head: bytes, warnings: list[str]) -> Iterator[Frame
 
 
 def _parse_idb(body: bytes, order: str) -> _Interface:
+    """An interface description block body; unusable (not an exception) when it is too short."""
+    if len(body) < 8:
+        return _Interface(-1, 0, usable=False)
     linktype, _, snaplen = struct.unpack(order + "HHI", body[:8])
     iface = _Interface(linktype, snaplen)
     for code, value in _options(body[8:], order):
@@ -268,6 +282,9 @@ def _packet_block(
     except (struct.error, IndexError):
         warnings.append(f"frame {number}: malformed packet block or unknown interface; skipped")
         return None
+    if not iface.usable:
+        warnings.append(f"frame {number}: its interface description block is malformed; skipped")
+        return None
     if start + cap > len(body):
         warnings.append(f"frame {number}: captured length {cap} exceeds its block; skipped")
         return None
@@ -291,9 +308,7 @@ class PcapWriter:
         nanoseconds: bool = False,
     ) -> None:
         if linktype not in _FRAMERS:
-            raise ValueError(
-                f"PcapWriter supports link types {sorted(_FRAMERS)}, got {linktype}"
-            )
+            raise ValueError(f"PcapWriter supports link types {sorted(_FRAMERS)}, got {linktype}")
         self.linktype = linktype
         self._scale = 10**9 if nanoseconds else 10**6
         self._owned = isinstance(target, str | os.PathLike)

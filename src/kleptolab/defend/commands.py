@@ -17,14 +17,35 @@ import typer
 from kleptolab import ui
 
 OUTPUT_FORMATS = ("table", "json", "sarif")
+MAX_MIB = 1 << 20
 
 
 def _write(text: str, output: Path | None) -> None:
+    """``text`` to stdout, or to ``output`` whole or not at all."""
     if output is None:
         sys.stdout.write(text)
-    else:
-        output.write_text(text, encoding="utf-8")
-        ui.err_console.print(f"wrote {output}")
+        return
+    try:
+        with ui.atomic_write(output) as fh:
+            fh.write(text)
+    except OSError as exc:
+        ui.fail(f"cannot write {output} (nothing written): {exc.strerror or exc}")
+    ui.err_console.print(f"wrote {output}", markup=False)
+
+
+def _scannable(paths: list[Path]) -> list[Path]:
+    """The files and folders among ``paths``; fail on missing ones, skip devices and FIFOs."""
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        ui.fail(f"no such file or folder: {', '.join(missing)}")
+    kept = [p for p in paths if p.is_dir() or p.is_file()]
+    if not kept:
+        ui.fail(f"nothing to scan: {', '.join(map(str, paths))} is not a regular file or folder "
+                "(a device, FIFO or socket)")
+    for p in paths:
+        if p not in kept:
+            ui.warn(f"{p} is not a regular file (a device, FIFO or socket): skipped")
+    return kept
 
 
 def scan(
@@ -48,19 +69,23 @@ def scan(
         ui.fail(f"unknown engine {engine!r}: expected python or yara")
     if max_member_mib < 1 or max_total_mib < 1:
         ui.fail("--max-member-mib and --max-total-mib must be at least 1")
-    if export_yara is not None:
-        from kleptolab.defend.yara_rules import export_yara as render
-
-        export_yara.write_text(render(), encoding="utf-8")
-        ui.err_console.print(f"wrote YARA rules to {export_yara}")
+    if max_member_mib > MAX_MIB or max_total_mib > MAX_MIB:
+        ui.fail(f"--max-member-mib and --max-total-mib must be at most {MAX_MIB}")
+    for target, what in ((output, "--output"), (export_yara, "--export-yara")):
+        if target is not None:
+            ui.check_output_file(target, what)
+    if output is not None and export_yara is not None and output.resolve() == export_yara.resolve():
+        ui.fail("--output and --export-yara must name different files")
     if engine == "yara":
         try:
             import yara  # noqa: F401
         except ImportError:
             ui.fail("--engine yara needs yara-python (pip install yara-python)")
-    missing = [str(p) for p in paths if not p.exists()]
-    if missing:
-        ui.fail(f"no such file or directory: {', '.join(missing)}")
+    paths = _scannable(paths)
+    if export_yara is not None:
+        from kleptolab.defend.yara_rules import export_yara as render
+
+        _write(render(), export_yara)
     limits = Limits(max_member=max_member_mib << 20, max_total=max_total_mib << 20)
     with ui.progress() as bar:
         task = bar.add_task("scanning", total=None)
@@ -75,7 +100,7 @@ def scan(
     else:
         ui.console.print(findings_table(result))
     for warning in result.warnings:
-        ui.err_console.print(f"[yellow]warning:[/] {warning}")
+        ui.warn(warning)
     ui.err_console.print(f"{result.files} files, {result.bytes / (1 << 20):.1f} MiB in "
                          f"{result.seconds:.2f} s ({result.mib_per_s:.0f} MiB/s)")
     bad = {"known-bad", "replaced-q"}
@@ -97,23 +122,24 @@ def diff(
 
     if fmt not in ("table", "json"):
         ui.fail(f"unknown format {fmt!r}: expected table or json")
-    for path in (old, new):
-        if not path.is_file():
-            ui.fail(f"no such file: {path}")
+    ui.check_input_file(old, "OLD image")
+    ui.check_input_file(new, "NEW image")
     report = diff_images(old.read_bytes(), new.read_bytes(), str(old), str(new))
     if fmt == "json":
         _write(dumps(report.to_json()), None)
     else:
-        table = Table(title=f"{old.name} -> {new.name}: {len(report.changes)} changed strings")
+        title = f"{old.name} -> {new.name}: {len(report.changes)} changed strings"
+        table = Table(title=ui.safe(title))
         for column in ("kind", "old", "new", "tags", "neighbourhood"):
             table.add_column(column, overflow="fold")
         for c in report.changes:
             if c.crypto or all_changes:
-                table.add_row(c.kind, c.old.text if c.old else "", c.new.text if c.new else "",
-                              "\n".join(c.tags), " | ".join(c.before[-1:] + c.after[:1]))
+                table.add_row(c.kind, ui.safe(c.old.text if c.old else ""),
+                              ui.safe(c.new.text if c.new else ""), ui.safe("\n".join(c.tags)),
+                              ui.safe(" | ".join(c.before[-1:] + c.after[:1])))
         ui.console.print(table)
         for line in report.headlines:
-            ui.console.print(f"[bold red]![/] {line}")
+            ui.console.print(f"[bold red]![/] {ui.safe(line)}", soft_wrap=True)
     if report.tagged("new:replaced-q") or report.tagged("new:known-bad"):
         raise typer.Exit(1)
 
@@ -122,11 +148,13 @@ def fingerprint(
     captures: Annotated[list[Path], typer.Argument(help="pcap/pcapng files (gzip welcome).")],
     fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
     alpha: Annotated[float, typer.Option(help="Probability below which 'never zero' convicts.")] = 0.01,
+    ike_port: Annotated[list[int] | None, typer.Option(
+        "--ike-port", help="Read this UDP port as IKE/NAT-T (repeatable; IKE is also found by content).")] = None,
 ) -> None:
     """Passive CCS 2016 §7 test: do an IKE responder's 32-byte nonces never have byte 0/30 = 0?"""
     from rich.table import Table
 
-    from kleptolab.capture import IkePacket, classify, read_capture
+    from kleptolab.capture import IkePacket, classify_all, no_ike_hint, read_capture
     from kleptolab.defend.fingerprint import fingerprint as run
     from kleptolab.defend.fingerprint import nonces_needed, responder_nonces
 
@@ -134,6 +162,11 @@ def fingerprint(
         ui.fail("--alpha must be between 0 and 1")
     if fmt not in ("table", "json"):
         ui.fail(f"unknown format {fmt!r}: expected table or json")
+    ike_ports = frozenset(ike_port or ())
+    if any(not 1 <= port <= 65535 for port in ike_ports):
+        ui.fail("--ike-port must be between 1 and 65535")
+    for path in captures:
+        ui.check_input_file(path, "capture")
     messages: list[tuple[str, str, bytes]] = []
     for path in captures:
         try:
@@ -141,11 +174,14 @@ def fingerprint(
         except (OSError, ValueError) as exc:
             ui.fail(f"{path}: {exc}")
         for warning in capture.warnings:
-            ui.err_console.print(f"[yellow]warning:[/] {path}: {warning}")
-        for d in capture.datagrams:
-            packet = classify(d)
+            ui.warn(f"{path}: {warning}")
+        packets = classify_all(capture.datagrams, ike_ports)
+        hint = no_ike_hint(capture.datagrams, packets)
+        if hint is not None:
+            ui.warn(f"{path}: {hint}")
+        for packet in packets:
             if isinstance(packet, IkePacket):
-                messages.append((d.src, d.dst, packet.message))
+                messages.append((packet.datagram.src, packet.datagram.dst, packet.message))
     stats = run(responder_nonces(messages))
     if fmt == "json":
         _write(json.dumps({"alpha": alpha, "nonces_needed": nonces_needed(alpha),
@@ -167,7 +203,7 @@ def register(app: typer.Typer) -> None:
     """Add this package's commands to ``app``."""
     from kleptolab.defend import commands_ops
 
-    app.command()(scan)
-    app.command()(diff)
-    app.command()(fingerprint)
+    app.command(epilog=ui.EXIT_CODES_HELP)(scan)
+    app.command(epilog=ui.EXIT_CODES_HELP)(diff)
+    app.command(epilog=ui.EXIT_CODES_HELP)(fingerprint)
     commands_ops.register(app)

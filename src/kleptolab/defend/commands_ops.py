@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,22 +15,45 @@ from kleptolab import __version__, ui
 
 
 def _emit(text: str, output: Path | None) -> None:
+    """``text`` to stdout, or to ``output`` whole or not at all."""
     if output is None:
         sys.stdout.write(text)
-    else:
-        output.write_text(text, encoding="utf-8")
-        ui.err_console.print(f"wrote {output}")
+        return
+    try:
+        with ui.atomic_write(output) as fh:
+            fh.write(text)
+    except OSError as exc:
+        ui.fail(f"cannot write {output} (nothing written): {exc.strerror or exc}")
+    ui.err_console.print(f"wrote {output}", markup=False)
+
+
+def _check_log(path: Path) -> None:
+    """``fail`` unless ``path`` is a readable text file: a binary one (NUL bytes in its first
+    64 KiB) would otherwise be echoed to the terminal as "lines not understood"."""
+    ui.check_input_file(path, "log")
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(1 << 16)
+    except OSError as exc:
+        ui.fail(f"{path}: cannot read ({exc.strerror or exc})")
+    if b"\x00" in head:
+        ui.fail(f"{path} is a binary file (it holds NUL bytes), not a text event log")
+
+
+def _cell(text: str) -> str:
+    """Log-derived text for a rich table cell: no markup, no control characters."""
+    return ui.safe(text)
 
 
 def _alerts_sarif(alerts: list[Any]) -> dict[str, Any]:
-    levels = {"critical": "error", "high": "error", "medium": "warning", "low": "note"}
+    levels = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
     results = []
     for a in alerts:
         locations = []
         for where in a.evidence:
             path, _, line = where.rpartition(":")
             locations.append({"physicalLocation": {"artifactLocation": {"uri": path},
-                                                   "region": {"startLine": int(line)}}})
+                                                   "region": {"startLine": max(1, int(line))}}})
         results.append({
             "ruleId": a.rule, "level": levels[a.severity], "message": {"text": a.message},
             "locations": locations,
@@ -44,20 +68,36 @@ def _alerts_sarif(alerts: list[Any]) -> dict[str, Any]:
                       "results": results}]}
 
 
+def _open_lines(path: Path) -> Iterator[str]:
+    with path.open(encoding="utf-8", errors="replace", newline="") as f:
+        for line in f:
+            yield line.rstrip("\r\n")
+
+
 def logs(
     files: Annotated[list[Path], typer.Argument(help="ScreenOS event logs (get event or syslog).")],
     fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or sarif.")] = "table",
     allow: Annotated[list[str] | None, typer.Option("--allow", help="Allowed management network (CIDR); repeatable.")] = None,
     export_sigma: Annotated[Path | None, typer.Option("--export-sigma", help="Write the rules as Sigma YAML to FILE.")] = None,
+    verify_key: Annotated[str | None, typer.Option("--verify-key", help="Verification key from the device's set-up (<seed hex>/<interval>/<device id>): check the forward-secure seals.")] = None,
+    now: Annotated[str | None, typer.Option("--now", help="The collector's clock, 'YYYY-MM-DD HH:MM:SS' in the log's time zone: seals missing up to then mean a cut tail.")] = None,
+    collector: Annotated[Path | None, typer.Option("--collector", help="The syslog collector's copy: analysed too, and cross-checked against FILES (entries in one copy only).")] = None,
 ) -> None:
-    """Correlate JSA10713 log evidence (00515 'system' + 00528) and other admin-login rules."""
+    """Correlate JSA10713 log evidence (00515 'system' + 00528) and other admin-login rules.
+
+    With --verify-key, also verify the forward-secure seals: deleted, edited,
+    reordered, stripped or foreign entries and a cut tail are high findings.
+    """
     import ipaddress
+    from datetime import datetime
 
     from rich.table import Table
 
-    from kleptolab.defend.eventlog_format import Event, parse_lines
-    from kleptolab.defend.logrules import DEFAULT_ALLOWED, evaluate
+    from kleptolab.defend.eventlog_format import Event, ParseResult, iter_events
+    from kleptolab.defend.logrules import DEFAULT_ALLOWED, evaluate_stream
     from kleptolab.defend.logrules import export_sigma as sigma
+    from kleptolab.defend.logseal import SealVerifier, cross_check
+    from kleptolab.device.sealing import VerifyKey
 
     if fmt not in ("table", "json", "sarif"):
         ui.fail(f"unknown format {fmt!r}: expected table, json or sarif")
@@ -67,36 +107,67 @@ def logs(
             ipaddress.ip_network(net, strict=False)
         except ValueError:
             ui.fail(f"--allow {net!r} is not a network (e.g. 10.0.0.0/8)")
-    if export_sigma is not None:
-        export_sigma.write_text(sigma(), encoding="utf-8")
-        ui.err_console.print(f"wrote Sigma rules to {export_sigma}")
-    events: list[Event] = []
-    bad, examples = 0, []
-    for path in files:
+    key: VerifyKey | None = None
+    if verify_key is not None:
         try:
-            text = path.read_text(encoding="utf-8", errors="replace")
-        except OSError as exc:
-            ui.fail(f"{path}: cannot read ({exc.strerror or exc})")
-        parsed = parse_lines(text.splitlines(), str(path))
-        events += parsed.events
-        bad += parsed.bad_lines
-        examples += parsed.bad_examples
-    alerts = evaluate(events, allowed=networks)
+            key = VerifyKey.parse(verify_key)
+        except ValueError as exc:
+            ui.fail(f"--verify-key: {exc}")
+    clock: datetime | None = None
+    if now is not None:
+        try:
+            clock = datetime.strptime(now.strip(), "%Y-%m-%d %H:%M:%S")
+        except ValueError:
+            ui.fail(f"--now {now!r} is not 'YYYY-MM-DD HH:MM:SS'")
+    for path in [*files, *([collector] if collector is not None else [])]:
+        _check_log(path)
+    if export_sigma is not None:
+        ui.check_output_file(export_sigma, "--export-sigma")
+        _emit(sigma(), export_sigma)
+    parsed = ParseResult([], 0, [])
+    verifier = SealVerifier(key, now=clock) if key is not None else None
+    if verifier is not None:
+        for path in [*files, *([collector] if collector is not None else [])]:
+            verifier.expect(str(path))
+
+    def stream() -> Iterator[Event]:
+        for path in [*files, *([collector] if collector is not None else [])]:
+            try:
+                yield from iter_events(_open_lines(path), str(path), parsed)
+            except OSError as exc:
+                ui.fail(f"{path}: cannot read ({exc.strerror or exc})")
+
+    result = evaluate_stream(stream(), allowed=networks,
+                             observe=verifier.feed if verifier is not None else None)
+    alerts = result.alerts
+    if verifier is not None:
+        alerts += verifier.finish()
+    if collector is not None:
+        for path in files:
+            alerts += cross_check(iter_events(_open_lines(path), str(path), ParseResult([], 0, [])),
+                                  iter_events(_open_lines(collector), str(collector),
+                                              ParseResult([], 0, [])),
+                                  device_name=str(path), collector_name=str(collector))
+    order = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
+    alerts.sort(key=lambda a: (order.get(a.severity, 5), a.evidence))
+    bad, examples = parsed.bad_lines, parsed.bad_examples
     if fmt == "json":
-        doc = {"events": len(events), "bad_lines": bad, "bad_examples": examples,
+        doc = {"events": result.events, "bad_lines": bad, "bad_examples": examples,
                "alerts": [a.to_json() for a in alerts]}
         _emit(json.dumps(doc, indent=2) + "\n", None)
     elif fmt == "sarif":
         _emit(json.dumps(_alerts_sarif(alerts), indent=2) + "\n", None)
     else:
-        table = Table(title=f"{len(alerts)} alerts over {len(events)} events")
+        table = Table(title=f"{len(alerts)} alerts over {result.events} events")
         for column in ("severity", "rule", "source", "message", "evidence"):
             table.add_column(column, overflow="fold")
         for a in alerts:
-            table.add_row(a.severity, a.rule, a.source_ip or "", a.message, ", ".join(a.evidence))
+            table.add_row(a.severity, a.rule, _cell(a.source_ip or ""), _cell(a.message),
+                          _cell(", ".join(a.evidence)))
         ui.console.print(table)
     if bad:
-        ui.err_console.print(f"[yellow]warning:[/] {bad} lines not understood, e.g. {examples[0]}")
+        ui.err_console.print(f"[yellow]warning:[/] {bad} lines not understood, e.g. "
+                             f"{_cell(examples[0])}", soft_wrap=True)
     if any(a.severity in ("critical", "high") for a in alerts):
         raise typer.Exit(1)
 
@@ -122,8 +193,11 @@ def advisory(
         except ValueError as exc:
             ui.fail(str(exc))
     if inventory is not None:
+        ui.check_input_file(inventory, "inventory")
         try:
             rows += assess_inventory(inventory.read_text(encoding="utf-8"))
+        except UnicodeDecodeError:
+            ui.fail(f"{inventory}: not UTF-8 text; an inventory is a CSV file")
         except OSError as exc:
             ui.fail(f"{inventory}: cannot read ({exc.strerror or exc})")
         except ValueError as exc:
@@ -137,14 +211,16 @@ def advisory(
         for r in rows:
             a = r.assessment
             if a is None:
-                table.add_row(r.host, r.version_text, "[red]error[/]", "", "", r.error or "")
+                table.add_row(_cell(r.host), _cell(r.version_text), "[red]error[/]", "", "",
+                              _cell(r.error or ""))
             else:
                 style = "bold red" if a.status == "affected" else "green"
-                table.add_row(r.host, r.version_text, f"[{style}]{a.status}[/]", ", ".join(a.cves),
-                              a.upgrade, a.note)
+                table.add_row(_cell(r.host), _cell(r.version_text), f"[{style}]{a.status}[/]",
+                              ", ".join(a.cves), a.upgrade, a.note)
         ui.console.print(table)
-    if any(r.assessment is None for r in rows):
-        raise typer.Exit(2)
+    failed = sum(r.assessment is None for r in rows)
+    if failed:
+        ui.fail(f"{failed} of {len(rows)} inventory rows could not be assessed (see 'error' rows)")
     if any(r.assessment.status == "affected" for r in rows if r.assessment):
         raise typer.Exit(1)
 
@@ -158,6 +234,8 @@ def signatures(
     from kleptolab.defend.signatures import render_rules
     from kleptolab.device.profiles import LAB_MASTER_PASSWORD
 
+    if output is not None:
+        ui.check_output_file(output, "--output")
     try:
         text = render_rules(master_password or LAB_MASTER_PASSWORD, historic=historic)
     except ValueError as exc:
@@ -167,6 +245,6 @@ def signatures(
 
 def register(app: typer.Typer) -> None:
     """Add the logs, advisory and signatures commands to ``app``."""
-    app.command()(logs)
-    app.command()(advisory)
-    app.command()(signatures)
+    app.command(epilog=ui.EXIT_CODES_HELP)(logs)
+    app.command(epilog=ui.EXIT_CODES_HELP)(advisory)
+    app.command(epilog=ui.EXIT_CODES_HELP)(signatures)

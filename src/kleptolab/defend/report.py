@@ -16,6 +16,7 @@ from rich.table import Table
 from kleptolab import __version__
 from kleptolab.defend.constants import CONSTANTS, Verdict
 from kleptolab.defend.scan import Finding, ScanResult
+from kleptolab.ui import safe
 
 __all__ = ["LEVELS", "dumps", "findings_table", "scan_json", "scan_sarif"]
 
@@ -40,9 +41,9 @@ def findings_table(result: ScanResult) -> Table:
         level = LEVELS[h.verdict]
         name = h.constant.id if h.constant else f"{h.curve} {h.role}"
         table.add_row(
-            f.location, f"{h.offset:#x}", name + (" (partial)" if h.partial else ""),
+            safe(f.location), f"{h.offset:#x}", name + (" (partial)" if h.partial else ""),
             f"[{_STYLE[level]}]{h.verdict.value}[/]", h.variant, h.confidence,
-            ", ".join(h.context),
+            safe(", ".join(h.context)),
         )
     return table
 

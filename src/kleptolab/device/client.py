@@ -40,6 +40,7 @@ from kleptolab.ike.common import (
     PeerConfig,
     SimpleKeySource,
 )
+from kleptolab.ike.v2.rekey import IkeSaRekeyed
 from kleptolab.netpkt import (
     PROTO_ICMP,
     PROTO_UDP,
@@ -164,10 +165,12 @@ class VpnClient:
         )
         self.sent: list[SentRecord] = []
         self.child: ChildSaKeys | None = None
+        self.replies = 0  # datagrams received from the gateway (says why a connect timed out)
         self._ike_spi: bytes | None = None
         self._bind_host = bind_host
         self._transports: dict[int, asyncio.DatagramTransport] = {}
         self._up: asyncio.Future[ChildSaKeys] | None = None
+        self._rekeyed: asyncio.Future[bytes] | None = None
         self._waiters: dict[tuple[object, ...], asyncio.Future[bytes]] = {}
         self._next_port = 40000 + int.from_bytes(os.urandom(2), "big") % 20000
         self._ping_id = int.from_bytes(os.urandom(2), "big")
@@ -188,10 +191,22 @@ class VpnClient:
         try:
             self.child = await asyncio.wait_for(self._up, timeout)
         except TimeoutError:
-            raise TimeoutError(
-                f"no tunnel to {self.server[0]}:{self.server[1]} within {timeout} s"
-            ) from None
+            raise TimeoutError(self._silence(timeout)) from None
         return self.child
+
+    def _silence(self, timeout: float) -> str:
+        """Why no tunnel came up when the gateway sent no reason (no failure notify)."""
+        where = f"no tunnel to {self.server[0]}:{self.server[1]} within {timeout} s"
+        if not self.replies:
+            return f"{where}: no answer at all (is a gateway listening on that address and port?)"
+        said = f"the gateway answered {self.replies} message(s), then went silent"
+        if self.config.version == 1 and not self.config.aggressive:
+            what = "pre-shared key" if self.config.psk is not None else "certificate or identity"
+            return (
+                f"{where}: {said}; in IKEv1 Main Mode that is what a wrong {what} looks like "
+                "(the gateway cannot decrypt or verify message 5 and drops it)"
+            )
+        return f"{where}: {said}"
 
     async def create_child_sa(self, timeout: float = 10.0) -> ChildSaKeys:
         """IKEv2 only: negotiate another child SA (with a KE payload when the ESP proposal
@@ -206,6 +221,24 @@ class VpnClient:
         except TimeoutError:
             raise TimeoutError(f"no new child SA within {timeout} s") from None
         return self.child
+
+    @property
+    def ike_spi(self) -> bytes | None:
+        """The initiator SPI of the current IKE SA (it changes with every IKE SA rekey)."""
+        return self._ike_spi
+
+    async def rekey_ike_sa(self, timeout: float = 10.0) -> bytes:
+        """IKEv2 only: rekey the IKE SA (RFC 7296 §2.18); the tunnels move to the new SA and the
+        old one is deleted.  Returns the new SA's initiator SPI."""
+        if self.child is None or self._ike_spi is None:
+            raise RuntimeError("connect() first")
+        self._rekeyed = asyncio.get_running_loop().create_future()
+        self.core.rekey_ike_sa(self._ike_spi)
+        self._flush()
+        try:
+            return await asyncio.wait_for(self._rekeyed, timeout)
+        except TimeoutError:
+            raise TimeoutError(f"no IKE SA rekey within {timeout} s") from None
 
     async def send_udp(self, dst: Address, payload: bytes, timeout: float = 2.0) -> bytes | None:
         """Send one UDP payload through the tunnel to ``dst``; return the reply payload or None."""
@@ -274,11 +307,24 @@ class VpnClient:
         self._flush()
 
     def _received(self, dgram: Datagram) -> None:
+        self.replies += 1
         for event in self.core.receive(dgram):
             self._event(event)
         self._flush()
 
     def _event(self, event: VpnEvent) -> None:
+        if isinstance(event, IkeEventSeen) and isinstance(event.event, IkeSaRekeyed):
+            rekey = event.event
+            if rekey.moves_children and rekey.old_spi_i == self._ike_spi:
+                self._ike_spi = rekey.spi_i
+                if self._rekeyed is not None and not self._rekeyed.done():
+                    self._rekeyed.set_result(rekey.spi_i)
+            return
+        if isinstance(event, IkeEventSeen) and isinstance(event.event, ExchangeFailed):
+            waiting = self._rekeyed
+            if waiting is not None and not waiting.done() and (self._up is None or self._up.done()):
+                waiting.set_exception(ConnectionError(f"IKE exchange failed: {event.event.reason}"))
+                return
         if isinstance(event, TunnelUp) and self._up is not None and not self._up.done():
             self._up.set_result(event.child)
         elif isinstance(event, IkeEventSeen) and isinstance(event.event, ExchangeFailed):

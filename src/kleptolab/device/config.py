@@ -5,7 +5,9 @@ A file only needs the keys it changes; every table and key is optional::
     hostname = "ssg5-lab"
     seed = "1234abcd"                 # Dual EC start state (hex) for reproducible runs
     [ports]    ike = 10500, natt = 14500, ssh = 2222, telnet = 2323
-    [console]  max_sessions = 4, idle_timeout = 600, max_login_attempts = 3
+    [console]  max_sessions = 4, idle_timeout = 600, max_login_attempts = 3, login_timeout = 10,
+               max_pending = 32, max_pending_per_source = 4   # pre-authentication slots
+    [admin_access]  attempts = 3, lock_out_period = 1   # set admin access attempts / lock-out-period (min)
     [syslog]   target = "127.0.0.1:5514", format = "rfc5424"   # or "bsd"
     [prng]     one_stage_rng = false, bn2bin_quirk = true
     [[admin]]  name = "netscreen", password = "netscreen"     # or password_hash = "scrypt$..."
@@ -26,12 +28,15 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kleptolab.device.config_check import ConfigError, check_structure
 from kleptolab.device.console.accounts import AdminAccount, hash_password
+from kleptolab.device.console.lockout import AccessPolicy
 from kleptolab.device.eventlog import SyslogFormat, parse_syslog_target
 from kleptolab.device.pki import RSA_FILE_KEYS, PkiError, RsaCredentials, read_vpn_credentials
 from kleptolab.device.proposals import parse_child_proposal, parse_ike_proposal
@@ -52,19 +57,17 @@ __all__ = [
 Address = tuple[str, int]
 
 
-class ConfigError(ValueError):
-    """The gateway configuration is invalid; the message names the key."""
-
-
 @dataclass(frozen=True)
 class ConsoleSettings:
     """Admin console limits."""
 
     max_sessions: int = 4
     idle_timeout: float = 600.0
-    login_timeout: float = 60.0
+    login_timeout: float = 10.0  # pre-authentication
     max_login_attempts: int = 3
     ssh_host_key: Path | None = None  # None: a fresh ephemeral key at every boot
+    max_pending: int = 32  # connections not yet logged in, in all
+    max_pending_per_source: int = 4
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,7 @@ class GatewayConfig:
     vpns: tuple[VpnSettings, ...] = ()
     services: tuple[tuple[Address, Address], ...] = ()
     max_half_open: int = 32
+    admin_access: AccessPolicy = field(default_factory=AccessPolicy)
 
     @property
     def enabled_peers(self) -> tuple[PeerConfig, ...]:
@@ -187,7 +191,7 @@ def _address(text: str, where: str) -> Address:
             raise ValueError
         return host, int(port)
     except ValueError:
-        raise ConfigError(f"{where}: expected 'IP:PORT', got {text!r}") from None
+        raise ConfigError(f"{where.rstrip('.')}: expected 'IP:PORT', got {text!r}") from None
 
 
 def _admin(table: dict[str, Any], where: str) -> AdminAccount:
@@ -197,12 +201,12 @@ def _admin(table: dict[str, Any], where: str) -> AdminAccount:
     stored = _get(table, "password_hash", str, where, None)
     password = _get(table, "password", str, where, None)
     if (stored is None) == (password is None):
-        raise ConfigError(f"{where}: give exactly one of 'password' or 'password_hash'")
+        raise ConfigError(f"{where.rstrip('.')}: give exactly one of 'password' or 'password_hash'")
     try:
         return AdminAccount(name, stored if stored is not None else hash_password(password),
                             _get(table, "privilege", str, where, "root"))
     except ValueError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
+        raise ConfigError(f"{where.rstrip('.')}: {exc}") from None
 
 
 _AUTH = {"psk": AuthMethod.PSK, "rsa-sig": AuthMethod.RSA_SIG}
@@ -248,9 +252,9 @@ def _vpn(table: dict[str, Any], where: str, base: Path) -> VpnSettings:
         local_ts = ipaddress.IPv4Network(need("local_ts", str))
         remote_ts = ipaddress.IPv4Network(need("remote_ts", str))
     except ValueError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
+        raise ConfigError(f"{where.rstrip('.')}: {exc}") from None
     if not ike or not child:
-        raise ConfigError(f"{where}: needs at least one IKE and one child proposal")
+        raise ConfigError(f"{where.rstrip('.')}: needs at least one IKE and one child proposal")
     version = need("version", int)
     if version not in (1, 2):
         raise ConfigError(f"{where}version: must be 1 or 2, got {version}")
@@ -301,17 +305,13 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-_TOP_KEYS = {
-    "hostname", "serial", "listen", "allow_external_listen", "seed", "firmware", "hash_chain",
-    "max_half_open", "ports", "console", "syslog", "prng", "admin", "vpn", "service",
-}
-
-
 def parse_config(data: dict[str, Any], *, base_dir: Path | None = None) -> GatewayConfig:
-    """Build a :class:`GatewayConfig` from parsed TOML/JSON ``data`` laid over the defaults."""
-    unknown = set(data) - _TOP_KEYS
-    if unknown:
-        raise ConfigError(f"unknown configuration keys: {', '.join(sorted(unknown))}")
+    """Build a :class:`GatewayConfig` from parsed TOML/JSON ``data`` laid over the defaults.
+
+    Unknown keys at any level, wrongly shaped tables and unsound strings are rejected first
+    (:func:`kleptolab.device.config_check.check_structure`).
+    """
+    check_structure(data)
     d = _merge(tomllib.loads(DEFAULT_CONFIG_TOML), data)
     ports = _get(d, "ports", dict, "", {})
     console = _get(d, "console", dict, "", {})
@@ -346,9 +346,11 @@ def parse_config(data: dict[str, Any], *, base_dir: Path | None = None) -> Gatew
         console=ConsoleSettings(
             max_sessions=_get(console, "max_sessions", int, "console.", 4),
             idle_timeout=float(_get(console, "idle_timeout", (int, float), "console.", 600.0)),
-            login_timeout=float(_get(console, "login_timeout", (int, float), "console.", 60.0)),
+            login_timeout=float(_get(console, "login_timeout", (int, float), "console.", 10.0)),
             max_login_attempts=_get(console, "max_login_attempts", int, "console.", 3),
             ssh_host_key=(base / key_path) if key_path else None,
+            max_pending=_get(console, "max_pending", int, "console.", 32),
+            max_pending_per_source=_get(console, "max_pending_per_source", int, "console.", 4),
         ),
         syslog=SyslogSettings(target, fmt, _get(syslog, "facility", int, "syslog.", 16)),
         prng=PrngSettings(
@@ -368,9 +370,24 @@ def parse_config(data: dict[str, Any], *, base_dir: Path | None = None) -> Gatew
             for i, t in enumerate(_get(d, "service", list, "", []))
         ),
         max_half_open=_get(d, "max_half_open", int, "", 32),
+        admin_access=_admin_access(_get(d, "admin_access", dict, "", {})),
     )
     validate(config)
     return config
+
+
+def _admin_access(table: dict[str, Any]) -> AccessPolicy:
+    """``[admin_access]``: ScreenOS's ``set admin access attempts N`` / ``lock-out-period M``."""
+    unknown = set(table) - {"attempts", "lock_out_period"}
+    if unknown:
+        raise ConfigError(f"admin_access.{sorted(unknown)[0]}: unknown key")
+    try:
+        return AccessPolicy(
+            _get(table, "attempts", int, "admin_access.", 3),
+            _get(table, "lock_out_period", int, "admin_access.", 1),
+        )
+    except ValueError as exc:
+        raise ConfigError(f"admin_access: {exc}") from None
 
 
 def validate(config: GatewayConfig) -> None:
@@ -378,6 +395,8 @@ def validate(config: GatewayConfig) -> None:
     c = config.console
     if c.max_sessions < 1 or c.max_login_attempts < 1 or c.idle_timeout <= 0 or c.login_timeout <= 0:
         raise ConfigError("console: max_sessions, max_login_attempts and the timeouts must be positive")
+    if c.max_pending < 1 or not 1 <= c.max_pending_per_source <= c.max_pending:
+        raise ConfigError("console: max_pending must be positive and max_pending_per_source 1..max_pending")
     try:
         listen = ipaddress.ip_address(config.listen)
     except ValueError:
@@ -394,6 +413,12 @@ def validate(config: GatewayConfig) -> None:
         raise ConfigError("admin: at least one admin account is needed")
     if not 1 <= config.prng.exponent_bytes <= 32:
         raise ConfigError("prng.exponent_bytes: must be 1..32")
+    if not math.isfinite(c.idle_timeout) or not math.isfinite(c.login_timeout):
+        raise ConfigError("console: the timeouts must be finite numbers of seconds")
+    if not 0 <= config.syslog.facility <= 23:
+        raise ConfigError(f"syslog.facility: must be 0..23, got {config.syslog.facility}")
+    if not 1 <= config.max_half_open <= 65536:
+        raise ConfigError(f"max_half_open: must be 1..65536, got {config.max_half_open}")
 
 
 def load_config(path: Path | str | None = None, **overrides: Any) -> GatewayConfig:
@@ -405,9 +430,15 @@ def load_config(path: Path | str | None = None, **overrides: Any) -> GatewayConf
         try:
             raw = p.read_text(encoding="utf-8")
         except OSError as exc:
-            raise ConfigError(f"cannot read configuration {p}: {exc.strerror}") from None
+            raise ConfigError(f"cannot read configuration {p}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"{p}: not UTF-8 text (byte {exc.start}); a configuration is a TOML or JSON file"
+            ) from None
         try:
             loaded = json.loads(raw) if p.suffix.lower() == ".json" else tomllib.loads(raw)
+        except RecursionError:
+            raise ConfigError(f"{p}: nested too deeply") from None
         except (ValueError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"{p}: {exc}") from None
         if not isinstance(loaded, dict):

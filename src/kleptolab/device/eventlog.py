@@ -1,38 +1,54 @@
-"""The gateway's event log in ScreenOS ``get event`` form, hash-chained, with a syslog sender.
+"""The gateway's event log in ScreenOS ``get event`` form: hash-chained, sealed, rate-limited.
 
 A line reads ``2026-11-23 11:20:13 system warn 00515 Admin user netscreen has
 logged on via SSH from 127.0.0.1:40522``.  The lab adds what the real device
-lacked: each line carries ``chain=<hex>`` where
-``chain_n = sha256((chain_{n-1} + text_n).encode()).hexdigest()`` over the line
-without its chain suffix, starting from :data:`GENESIS`; deleting or editing a
-line breaks every later link (:func:`verify_chain`).
+lacked:
+
+* ``chain=<hex>``: ``chain_n = sha256((chain_{n-1} + text_n).encode()).hexdigest()``
+  over the line without its suffixes, from :data:`GENESIS` (unkeyed: it shows
+  accidents and clumsy edits, not an intruder who recomputes it);
+* with a :class:`~kleptolab.device.sealing.Sealer`, forward-secure sealing:
+  ``mac=<epoch>:<seq>:<hex>`` on every entry and a seal line closing every
+  epoch (on a timer, also when nothing is logged, and on demand: by default
+  right after an admin logon's 00528, so the logon is sealed before the admin
+  gets a prompt).  ``kleptolab logs --verify-key`` checks them
+  (:mod:`kleptolab.defend.logseal`).
+
+Hygiene: repeated events are rate-limited with a "repeated N times" summary
+(:mod:`~kleptolab.device.eventlimit`); boot lines (00009) and events at
+``crit`` or worse go to a pinned region of their own, so a flood that fills
+the ring cannot evict them.
 
 Message IDs (00515/00518/00528 as in JSA10713; the others lab-chosen,
 ScreenOS-like): 00515 admin logon / session timeout, 00518 failed admin
 login, 00528 SSH/Telnet password authentication, 00536 IKE phase 1, 00537
 IKE phase 2 (tunnel), 00538 ESP, 00539 dropped packets, 00767 configuration
-change, 00009 boot and self-test.
+change, 00009 boot and self-test, 00000 (module ``fss``) seal lines.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import ipaddress
+import heapq
 import re
-import socket
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
 from enum import StrEnum
+
+from kleptolab.device.eventlimit import RateLimit, RateLimiter
+from kleptolab.device.sealing import SEAL_MODULE, SEAL_MSG_ID, Sealer, seal_message
+from kleptolab.device.syslog_send import SyslogFormat, SyslogSender, parse_syslog_target
 
 __all__ = [
     "GENESIS",
     "ChainReport",
     "EventLog",
     "LogEntry",
+    "RateLimit",
     "Severity",
     "SyslogFormat",
     "SyslogSender",
@@ -47,6 +63,10 @@ __all__ = [
 
 GENESIS = "0" * 64
 """The chain value before the first line."""
+DEFAULT_RATE_LIMIT = RateLimit()
+"""50 lines per message ID per 10 s; boot, admin logons and seals exempt."""
+MAX_CATCH_UP = 10_000
+"""At most this many timer seals are written at once after a long pause (clock jump)."""
 
 
 class Severity(StrEnum):
@@ -99,7 +119,11 @@ def chain_next(previous: str, text: str) -> str:
 
 @dataclass(frozen=True)
 class LogEntry:
-    """One event: ``text`` is the ScreenOS line, ``chain`` its hash-chain value (or "")."""
+    """One event: ``text`` is the ScreenOS line; ``chain``/``mac`` its suffix values (or "").
+
+    ``seq`` numbers the MACed entries (1, 2, …); a seal line carries the ``seq``
+    of the entry that will follow it.
+    """
 
     seq: int
     when: datetime
@@ -108,10 +132,15 @@ class LogEntry:
     msg_id: int
     message: str
     chain: str
+    mac: str = ""
+
+    @property
+    def is_seal(self) -> bool:
+        return self.module == SEAL_MODULE and self.msg_id == SEAL_MSG_ID
 
     @property
     def text(self) -> str:
-        """The line as ``get event`` shows it, without the chain suffix."""
+        """The line as ``get event`` shows it, without the suffixes."""
         return (
             f"{self.when:%Y-%m-%d %H:%M:%S} {self.module} {self.severity.value} "
             f"{self.msg_id:05d} {self.message}"
@@ -119,15 +148,34 @@ class LogEntry:
 
     @property
     def line(self) -> str:
-        """The stored line: :attr:`text` plus `` chain=<hex>`` when chaining is on."""
-        return f"{self.text} chain={self.chain}" if self.chain else self.text
+        """The stored line: :attr:`text`, then `` chain=<hex>`` and `` mac=<e>:<seq>:<hex>`` if set."""
+        out = self.text
+        if self.chain:
+            out += f" chain={self.chain}"
+        if self.mac:
+            out += f" mac={self.mac}"
+        return out
+
+    def _order(self) -> tuple[int, int]:
+        return (self.seq, 1 if self.mac or not self.is_seal else 0)
+
+
+def _pinned(entry: LogEntry) -> bool:
+    return (
+        entry.msg_id == 9 and entry.module == "system"
+    ) or entry.severity.code <= Severity.CRIT.code
 
 
 class EventLog:
-    """Append-only event log; sinks (e.g. :class:`SyslogSender`) see each new entry.
+    """Append-only event log; sinks (e.g. :class:`SyslogSender`) see each new entry (seals too).
 
-    Only the newest ``max_entries`` are kept; :attr:`anchor` is then the chain
-    value before the oldest kept line (pass it to :func:`verify_chain`).
+    Only the newest ``max_entries`` are kept in the ring, plus up to
+    ``max_pinned`` boot and critical lines in a pinned region; :attr:`anchor`
+    is the chain value before the oldest ring line that was dropped, and
+    :attr:`evicted` the highest ``seq`` dropped (recorded in every seal).
+    ``sealer`` turns on forward-secure sealing; ``seal_after`` lists message
+    IDs after which an epoch is sealed at once.  Call :meth:`tick` regularly
+    (the gateway does, every second) so timer seals are written on time.
     """
 
     def __init__(
@@ -137,45 +185,152 @@ class EventLog:
         hash_chain: bool = True,
         tz: tzinfo | None = None,
         max_entries: int = 10_000,
+        max_pinned: int = 256,
+        sealer: Sealer | None = None,
+        seal_after: Iterable[int] = (528,),
+        rate_limit: RateLimit | None = DEFAULT_RATE_LIMIT,
     ) -> None:
         if max_entries < 1:
             raise ValueError("max_entries must be at least 1")
+        if max_pinned < 0:
+            raise ValueError("max_pinned must not be negative")
         self._clock = clock
         self._tz = tz
         self.hash_chain = hash_chain
         self._entries: deque[LogEntry] = deque()
+        self._pinned: deque[LogEntry] = deque()
         self._max = max_entries
+        self._max_pinned = max_pinned
         self._head = GENESIS
         self.anchor = GENESIS
+        self.evicted = 0
         self._seq = 0
         self._sinks: list[Callable[[LogEntry], None]] = []
+        self.sealer = sealer
+        self.seal_after = frozenset(seal_after)
+        self._limiter = RateLimiter(rate_limit) if rate_limit is not None else None
 
     def add_sink(self, sink: Callable[[LogEntry], None]) -> None:
         """Call ``sink(entry)`` for every later entry (a failing sink never stops logging)."""
         self._sinks.append(sink)
 
-    def emit(
-        self, msg_id: int, message: str, *, severity: Severity = Severity.INFO, module: str = "system"
-    ) -> LogEntry:
-        """Append one event and return it."""
-        if not 0 <= msg_id <= 99_999:
-            raise ValueError(f"message ID must be 0..99999, got {msg_id}")
-        clean = " ".join(message.replace("\x00", "").split())
-        self._seq += 1
-        when = datetime.fromtimestamp(self._clock(), tz=self._tz)
-        draft = LogEntry(self._seq, when, module, Severity(severity), msg_id, clean, "")
+    @property
+    def suppressed(self) -> int:
+        """Events not logged because of the rate limit (each counted in a summary line)."""
+        return self._limiter.suppressed_total if self._limiter is not None else 0
+
+    def _when(self, t: float) -> datetime:
+        return datetime.fromtimestamp(t, tz=self._tz)
+
+    def _append(self, entry: LogEntry) -> LogEntry:
         if self.hash_chain:
-            chain = chain_next(self._head, draft.text)
-            draft = LogEntry(self._seq, when, module, draft.severity, msg_id, clean, chain)
-            self._head = chain
-        self._entries.append(draft)
-        while len(self._entries) > self._max:
-            dropped = self._entries.popleft()
-            self.anchor = dropped.chain or GENESIS
+            entry = replace(entry, chain=chain_next(self._head, entry.text))
+            self._head = entry.chain
+        pinned = _pinned(entry) and self._max_pinned > 0
+        ring, cap = (self._pinned, self._max_pinned) if pinned else (self._entries, self._max)
+        ring.append(entry)
+        while len(ring) > cap:
+            dropped = ring.popleft()
+            if not pinned:
+                self.anchor = dropped.chain or GENESIS
+            self.evicted = max(self.evicted, dropped.seq - 1 if dropped.is_seal else dropped.seq)
         for sink in self._sinks:
             with contextlib.suppress(Exception):  # a broken sink must not take the device down
-                sink(draft)
-        return draft
+                sink(entry)
+        return entry
+
+    def _write_seal(self, when: datetime) -> LogEntry:
+        assert self.sealer is not None
+        fields = self.sealer.close(when, self._seq + 1, self.evicted)
+        entry = LogEntry(
+            self._seq + 1, when, SEAL_MODULE, Severity.NOTIF, SEAL_MSG_ID, seal_message(fields), ""
+        )
+        return self._append(entry)
+
+    def seal(self) -> LogEntry | None:
+        """Close the current epoch now (on demand) and restart the timer; None without a sealer."""
+        if self.sealer is None:
+            return None
+        self.tick()
+        now = self._clock()
+        entry = self._write_seal(self._when(now))
+        self.sealer.deadline = float(int(now)) + self.sealer.interval
+        return entry
+
+    def tick(self) -> None:
+        """Write the timer seals and rate-limit summaries that are due by now."""
+        now = self._clock()
+        if self.sealer is not None:
+            written = 0
+            while self.sealer.deadline <= now and written < MAX_CATCH_UP:
+                self._write_seal(self._when(self.sealer.deadline))
+                self.sealer.deadline += self.sealer.interval
+                written += 1
+            if self.sealer.deadline <= now:  # clock jump: resume the timer from now
+                self.sealer.deadline = float(int(now)) + self.sealer.interval
+        if self._limiter is not None:
+            for s in self._limiter.due(now):
+                self._emit_now(
+                    s.msg_id,
+                    f"Message repeated {s.count} more times within {s.window:g} s, "
+                    f"not logged (rate limit); the last: {s.last_message}",
+                    Severity(s.severity),
+                    s.module,
+                    now,
+                )
+
+    def _emit_now(
+        self, msg_id: int, clean: str, severity: Severity, module: str, now: float
+    ) -> LogEntry:
+        self._seq += 1
+        draft = LogEntry(self._seq, self._when(now), module, severity, msg_id, clean, "")
+        if self.sealer is not None:
+            draft = replace(draft, mac=self.sealer.mac(self._seq, draft.text))
+        entry = self._append(draft)
+        if self.sealer is not None and msg_id in self.seal_after:
+            self._write_seal(self._when(now))
+            self.sealer.deadline = float(int(now)) + self.sealer.interval
+        return entry
+
+    def emit(
+        self,
+        msg_id: int,
+        message: str,
+        *,
+        severity: Severity = Severity.INFO,
+        module: str = "system",
+    ) -> LogEntry:
+        """Append one event and return it (a rate-limited event is returned but not stored)."""
+        if not 0 <= msg_id <= 99_999:
+            raise ValueError(f"message ID must be 0..99999, got {msg_id}")
+        if module == SEAL_MODULE:
+            raise ValueError(f"module {SEAL_MODULE!r} is reserved for seal lines")
+        clean = " ".join(message.replace("\x00", "").split())
+        sev = Severity(severity)
+        self.tick()
+        now = self._clock()
+        if self._limiter is not None:
+            ok, _ = self._limiter.allow(
+                now, msg_id, sev.code <= Severity.CRIT.code, module, sev.value, clean
+            )
+            if not ok:
+                return LogEntry(0, self._when(now), module, sev, msg_id, clean, "")
+        return self._emit_now(msg_id, clean, sev, module, now)
+
+    def clear(self, msg_ids: Iterable[int] | None = None) -> int:
+        """Erase entries (all, or those with a message ID in ``msg_ids``), as ``clear event`` does.
+
+        Nothing else changes: the sealer keeps its epoch and sequence numbers,
+        so a verifier holding the verification key sees what went missing.
+        """
+        wanted = None if msg_ids is None else frozenset(msg_ids)
+        removed = 0
+        for ring in (self._entries, self._pinned):
+            keep = [e for e in ring if wanted is not None and e.msg_id not in wanted]
+            removed += len(ring) - len(keep)
+            ring.clear()
+            ring.extend(keep)
+        return removed
 
     def record(self, kind: str, message: str, **fields: object) -> None:
         """The VPN service's ``VpnLog`` hook: ``ike``→00536, ``tunnel``→00537, ``esp``→00538, ``drop``→00539.
@@ -193,8 +348,10 @@ class EventLog:
 
     @property
     def entries(self) -> tuple[LogEntry, ...]:
-        """The kept entries, oldest first."""
-        return tuple(self._entries)
+        """The kept entries (pinned and ring merged), oldest first."""
+        if not self._pinned:
+            return tuple(self._entries)
+        return tuple(heapq.merge(self._pinned, self._entries, key=LogEntry._order))
 
     @property
     def head(self) -> str:
@@ -202,8 +359,8 @@ class EventLog:
         return self._head
 
     def lines(self) -> list[str]:
-        """The kept lines, oldest first, each with its chain suffix when chaining is on."""
-        return [entry.line for entry in self._entries]
+        """The kept lines, oldest first, each with its suffixes."""
+        return [entry.line for entry in self.entries]
 
 
 @dataclass(frozen=True)
@@ -223,8 +380,9 @@ def verify_chain(lines: Iterable[str], genesis: str = GENESIS) -> ChainReport:
     """Check that ``lines`` (oldest first) form an unbroken chain from ``genesis``.
 
     A deleted, inserted, reordered or edited line makes the next link fail.
-    Deleting only the newest lines is invisible here: compare :attr:`EventLog.head`
-    (or the syslog copy) for that.
+    Deleting only the newest lines is invisible here, and anyone can recompute
+    the chain: sealing (:mod:`kleptolab.defend.logseal`) covers both.
+    A trailing `` mac=…`` is ignored here.
     """
     previous = genesis
     checked = 0
@@ -232,6 +390,9 @@ def verify_chain(lines: Iterable[str], genesis: str = GENESIS) -> ChainReport:
         line = raw.rstrip("\r\n")
         if not line.strip():
             continue
+        head, sep, tail = line.rpartition(" mac=")
+        if sep and " " not in tail:
+            line = head
         match = _CHAIN_RE.match(line)
         if match is None:
             return ChainReport(False, checked, number, "line has no chain=<64 hex> suffix")
@@ -250,7 +411,9 @@ def verify_chain(lines: Iterable[str], genesis: str = GENESIS) -> ChainReport:
 
 def admin_logon(log: EventLog, user: str, via: str, ip: str, port: int) -> LogEntry:
     """00515: ``Admin user <user> has logged on via <SSH|Telnet> from <ip>:<port>``."""
-    return log.emit(515, f"Admin user {user} has logged on via {via} from {ip}:{port}", severity=Severity.WARN)
+    return log.emit(
+        515, f"Admin user {user} has logged on via {via} from {ip}:{port}", severity=Severity.WARN
+    )
 
 
 def admin_password_ok(log: EventLog, typed_user: str, via: str, ip: str) -> LogEntry:
@@ -262,7 +425,9 @@ def admin_password_ok(log: EventLog, typed_user: str, via: str, ip: str) -> LogE
     )
 
 
-def admin_login_failed(log: EventLog, typed_user: str, via: str, local_port: int, ip: str, port: int) -> LogEntry:
+def admin_login_failed(
+    log: EventLog, typed_user: str, via: str, local_port: int, ip: str, port: int
+) -> LogEntry:
     """00518: ``Admin user "<typed>" login attempt for <via> management (port N) from ip:port failed.``"""
     return log.emit(
         518,
@@ -279,97 +444,3 @@ def admin_timeout(log: EventLog, user: str, via: str, ip: str, port: int) -> Log
         f"Management session via {via} from {ip}:{port} for admin {user} has timed out",
         severity=Severity.WARN,
     )
-
-
-# -- syslog -------------------------------------------------------------------------------
-
-
-class SyslogFormat(StrEnum):
-    """Syslog framing: RFC 5424 or the BSD form of RFC 3164."""
-
-    RFC5424 = "rfc5424"
-    BSD = "bsd"
-
-
-def parse_syslog_target(text: str) -> tuple[str, int]:
-    """Parse ``HOST:PORT`` (default port 514); ``ValueError`` unless HOST is a loopback address.
-
-    The lab only ever sends syslog to a collector on this machine (safety rule).
-    """
-    host, sep, port_text = text.strip().rpartition(":")
-    if not sep:
-        host, port_text = text.strip(), "514"
-    host = host.strip("[]") or "127.0.0.1"
-    if host == "localhost":
-        host = "127.0.0.1"
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        raise ValueError(f"syslog collector {host!r} is not an IP address (use e.g. 127.0.0.1:5514)") from None
-    if not address.is_loopback:
-        raise ValueError(
-            f"syslog collector {host} is not a loopback address: the lab only sends syslog to 127.0.0.0/8 or ::1"
-        )
-    try:
-        port = int(port_text)
-    except ValueError:
-        raise ValueError(f"syslog port {port_text!r} is not a number") from None
-    if not 1 <= port <= 65535:
-        raise ValueError(f"syslog port must be 1..65535, got {port}")
-    return str(address), port
-
-
-class SyslogSender:
-    """Send each :class:`LogEntry` as one UDP datagram in ScreenOS syslog form (add it as a sink).
-
-    Body: ``NetScreen device_id=<id>  [Root]system-<severity>-<msgid>: <text> (<date time>) chain=<hex>``.
-    """
-
-    def __init__(
-        self,
-        target: tuple[str, int],
-        *,
-        fmt: SyslogFormat = SyslogFormat.RFC5424,
-        hostname: str = "ssg5-lab",
-        device_id: str = "0000000000000000",
-        facility: int = 16,
-    ) -> None:
-        host, port = parse_syslog_target(f"[{target[0]}]:{target[1]}")
-        if not 0 <= facility <= 23:
-            raise ValueError(f"syslog facility must be 0..23, got {facility}")
-        self.target = (host, port)
-        self.fmt = SyslogFormat(fmt)
-        self.hostname = hostname
-        self.device_id = device_id
-        self.facility = facility
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self._sock = socket.socket(family, socket.SOCK_DGRAM)
-        self._sock.setblocking(False)
-        self.sent = 0
-
-    def format(self, entry: LogEntry) -> bytes:
-        """The datagram for ``entry``."""
-        pri = self.facility * 8 + entry.severity.code
-        body = (
-            f"NetScreen device_id={self.device_id}  [Root]{entry.module}-{entry.severity.word}-"
-            f"{entry.msg_id:05d}: {entry.message} ({entry.when:%Y-%m-%d %H:%M:%S})"
-        )
-        if entry.chain:
-            body += f" chain={entry.chain}"
-        if self.fmt is SyslogFormat.BSD:
-            stamp = f"{entry.when:%b} {entry.when.day:>2} {entry.when:%H:%M:%S}"
-            return f"<{pri}>{stamp} {self.hostname}: {body}".encode()
-        stamp = entry.when.astimezone().isoformat(timespec="seconds")
-        return f"<{pri}>1 {stamp} {self.hostname} NetScreen - {entry.msg_id:05d} - {body}".encode()
-
-    def __call__(self, entry: LogEntry) -> None:
-        """Send ``entry``; a full buffer or an absent collector loses the datagram, as UDP does."""
-        try:
-            self._sock.sendto(self.format(entry), self.target)
-            self.sent += 1
-        except OSError:
-            pass
-
-    def close(self) -> None:
-        """Close the socket."""
-        self._sock.close()

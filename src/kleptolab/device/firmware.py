@@ -73,7 +73,7 @@ def q_for_profile(profile: FirmwareProfile, trapdoor_q: Point | None) -> Point |
     if trapdoor_q is None:
         raise ValueError(
             f"ScreenOS {profile.name} carries the unauthorized Q; the lab stands in its own "
-            "trapdoor Q there: pass --trapdoor key.json (kleptolab drbg keygen makes one)"
+            "trapdoor Q there: pass --trapdoor key.json (kleptolab keygen makes one)"
         )
     if not P256.contains(trapdoor_q):
         raise ValueError("the trapdoor Q is not a point of P-256")

@@ -31,6 +31,7 @@ from kleptolab.device.eventlog import EventLog, Severity, SyslogSender
 from kleptolab.device.profiles import FirmwareProfile, ScreenOsVersion, profile_for
 from kleptolab.device.proposals import screenos_name
 from kleptolab.device.queues import Draw, PrngQueues, queue_sizes
+from kleptolab.device.sealing import Sealer
 from kleptolab.drbg.curves import P256
 from kleptolab.drbg.screenos import ScreenOsPrng, SelfTestError, self_test
 
@@ -123,6 +124,7 @@ class Gateway:
         clock: Callable[[], float] = time.time,
         parser: Callable[[bytes], FirmwareImageLike] | None = None,
         refill_interval: float = 1.0,
+        sealer: Sealer | None = None,
     ) -> None:
         if image is None:
             if config.firmware is None:
@@ -137,7 +139,7 @@ class Gateway:
         self.boot = boot_image(image, parser=parser)
         self.profile = self.boot.profile
         self.boot_time = clock()
-        self.event_log = EventLog(clock=clock, hash_chain=config.hash_chain)
+        self.event_log = EventLog(clock=clock, hash_chain=config.hash_chain, sealer=sealer)
         self.syslog: SyslogSender | None = None
         if config.syslog.target is not None:
             self.syslog = SyslogSender(
@@ -173,7 +175,10 @@ class Gateway:
             limits=ConsoleLimits(
                 config.console.max_sessions, config.console.idle_timeout,
                 config.console.login_timeout, config.console.max_login_attempts,
+                max_pending=config.console.max_pending,
+                max_pending_per_source=config.console.max_pending_per_source,
             ),
+            access=config.admin_access, clock=clock,
         )
         self.telnet = TelnetConsole(self.admin)
         self.ssh: SshConsole | None = None
@@ -233,6 +238,8 @@ class Gateway:
 
     async def stop(self) -> None:
         """Close every socket and task; safe to call twice."""
+        if self.running:
+            self.event_log.seal()  # close the epoch on shutdown (a no-op without sealing)
         if self._refill is not None:
             self._refill.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -253,6 +260,7 @@ class Gateway:
         while True:
             await asyncio.sleep(self.refill_interval)
             self.queues.advance(self.clock())
+            self.event_log.tick()  # timer seals and rate-limit summaries, also when all is quiet
 
     def status_lines(self) -> list[str]:
         """The start-up summary: version, Q fingerprint, ports, VPNs, backdoor state."""
@@ -296,11 +304,17 @@ class Gateway:
     def event_lines(self) -> list[str]:
         return self.event_log.lines()
 
+    def clear_events(self, msg_ids: list[int] | None) -> int:
+        return self.event_log.clear(msg_ids)
+
     def config_lines(self) -> list[str]:
         c = self.config
         lines = [f'set hostname "{c.hostname}"', "set clock timezone 0"]
         for admin in c.admins:
             lines.append(f'set admin user "{admin.name}" password "{_short(admin)}" privilege "all"')
+        access = self.admin.lockout.policy
+        lines += [f"set admin access attempts {access.attempts}",
+                  f"set admin access lock-out-period {access.lock_out_period}"]
         if self.prng.one_stage_rng:
             lines.append("set key one-stage-rng")
         for v in c.vpns:

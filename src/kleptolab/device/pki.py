@@ -14,6 +14,7 @@ are lab credentials for loopback use only.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Mapping
@@ -220,11 +221,23 @@ remote_ts = "203.0.113.0/24"
 """
 
 
-def _write(path: Path, data: bytes, secret: bool) -> None:
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
-    fd = os.open(path, flags, 0o600 if secret else 0o644)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
+def _write_all(files: dict[Path, tuple[bytes, bool]]) -> None:
+    """Write every file (secret ones mode 0600) or none: temporaries first, then renames."""
+    temps: list[tuple[Path, Path]] = []
+    try:
+        for path, (data, secret) in files.items():
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if secret else 0o644)
+            temps.append((tmp, path))
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+        for tmp, path in temps:
+            os.replace(tmp, path)
+    except BaseException:
+        for tmp, _ in temps:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        raise
 
 
 def _pem_cert(der: bytes) -> bytes:
@@ -239,12 +252,13 @@ def init_pki(
     key_size: int = 2048,
     overwrite: bool = False,
 ) -> PkiFiles:
-    """Write a lab CA, gateway and client credentials (keys mode 0600) and ``gateway-rsa.toml``.
+    """Write a lab CA, gateway and client credentials (keys mode 0600) and ``gateway-rsa.toml``,
+    all of them or none.
 
     Refuses (:class:`PkiError`) to replace existing files unless ``overwrite``.
     """
-    if key_size < 1024:
-        raise PkiError(f"key size {key_size}: IKE signatures need RSA keys of at least 1024 bits")
+    if not 1024 <= key_size <= 8192:
+        raise PkiError(f"key size {key_size}: the lab makes RSA keys of 1024 to 8192 bits")
     d = Path(directory)
     files = PkiFiles(
         d,
@@ -259,17 +273,12 @@ def init_pki(
     existing = [p.name for p in files.all if p.exists()]
     if existing and not overwrite:
         raise PkiError(f"{d}: would overwrite {', '.join(existing)} (use --force)")
+    ca = make_lab_ca(key_size=key_size)
+    gateway = issue_certificate(ca, gateway_id, key_size, serial=2)
+    client = issue_certificate(ca, client_id, key_size, serial=3)
+    created = not d.exists()
     try:
         d.mkdir(parents=True, exist_ok=True)
-        ca = make_lab_ca(key_size=key_size)
-        gateway = issue_certificate(ca, gateway_id, key_size, serial=2)
-        client = issue_certificate(ca, client_id, key_size, serial=3)
-        _write(files.ca_cert, _pem_cert(ca.cert_der), secret=False)
-        _write(files.ca_key, ca.key_pem, secret=True)
-        _write(files.gateway_key, gateway.key_pem, secret=True)
-        _write(files.gateway_cert, _pem_cert(gateway.cert_der), secret=False)
-        _write(files.client_key, client.key_pem, secret=True)
-        _write(files.client_cert, _pem_cert(client.cert_der), secret=False)
         text = GATEWAY_CONFIG.format(
             config=files.config,
             client_key=files.client_key,
@@ -278,7 +287,22 @@ def init_pki(
             gateway_id=json.dumps(gateway_id),
             client_id=json.dumps(client_id),
         )
-        _write(files.config, text.encode(), secret=False)
+        _write_all(
+            {
+                files.ca_cert: (_pem_cert(ca.cert_der), False),
+                files.ca_key: (ca.key_pem, True),
+                files.gateway_key: (gateway.key_pem, True),
+                files.gateway_cert: (_pem_cert(gateway.cert_der), False),
+                files.client_key: (client.key_pem, True),
+                files.client_cert: (_pem_cert(client.cert_der), False),
+                files.config: (text.encode(), False),
+            }
+        )
     except OSError as exc:
-        raise PkiError(f"{d}: cannot write ({exc.strerror or exc})") from None
+        if created:
+            with contextlib.suppress(OSError):
+                d.rmdir()
+        raise PkiError(
+            f"{d}: cannot write the files (none written): {exc.strerror or exc}"
+        ) from None
     return files

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from kleptolab.ui import console, fail
+from kleptolab.ui import check_output_dir, console, fail
 
 pki_app = typer.Typer(
     help="Lab PKI for RSA-signature VPNs (a CA, gateway and client certificates).",
@@ -24,12 +24,24 @@ def init(
     client_id: Annotated[
         str, typer.Option(help="The client's IKE identity (certificate name).")
     ] = "client.example",
-    key_size: Annotated[int, typer.Option(help="RSA key size in bits.")] = 2048,
+    key_size: Annotated[
+        int, typer.Option(min=1024, max=4096, help="RSA key size in bits (1024..4096).")
+    ] = 2048,
     force: Annotated[bool, typer.Option(help="Overwrite existing files.")] = False,
 ) -> None:
     """Write a lab CA, a gateway and a client key/certificate, and a gateway config using them."""
     from kleptolab.device.pki import PkiError, init_pki
 
+    for option, identity in (("--gateway-id", gateway_id), ("--client-id", client_id)):
+        if (
+            not 1 <= len(identity) <= 64
+            or not identity.isprintable()
+            or identity != identity.strip()
+        ):
+            fail(
+                f"{option} must be 1 to 64 printable characters without outer spaces, got {identity!r}"
+            )
+    check_output_dir(directory, "PKI folder", create=False)
     try:
         files = init_pki(
             directory,

@@ -124,6 +124,13 @@ class TunnelTable:
         self._drop(doomed)
         return len(doomed)
 
+    def reown(self, owner: bytes, new_owner: bytes) -> int:
+        """Hand ``owner``'s tunnels to another IKE SA (an IKE SA rekey); return how many."""
+        moved = [t for t in self._all if t.owner == owner]
+        for tunnel in moved:
+            tunnel.owner = new_owner
+        return len(moved)
+
     def expire(self) -> list[Tunnel]:
         """Remove and return the tunnels whose lifetime is over."""
         done = [t for t in self._all if self.life_left(t) == 0]

@@ -4,6 +4,10 @@ This is the only place where VPN sockets live.  Every datagram goes to the
 sans-I/O core; whatever it queues is sent from the socket of its role;
 decapsulated inner packets go to the :class:`InnerForwarder`.  A periodic
 tick expires half-open SAs and sends NAT keepalives.
+
+:attr:`VpnService.drop_outgoing` is a loss-injection hook for tests (e.g.
+"lose every second IKE reply" to force the peer's retransmissions); it is
+``None`` in normal operation.
 """
 
 from __future__ import annotations
@@ -86,6 +90,9 @@ class VpnService:
         self._ticker: asyncio.Task[None] | None = None
         self._on_event = on_event
         self.received = 0
+        self.drop_outgoing: Callable[[Datagram], bool] | None = None
+        """Test hook: a datagram for which it returns True is not sent (counted in :attr:`lost`)."""
+        self.lost = 0
 
     @property
     def bound(self) -> tuple[Address, Address]:
@@ -154,6 +161,9 @@ class VpnService:
 
     def _flush(self) -> None:
         for dgram in self.core.outgoing():
+            if self.drop_outgoing is not None and self.drop_outgoing(dgram):
+                self.lost += 1
+                continue
             transport = self._transports.get(dgram.local_port)
             if transport is not None:
                 transport.sendto(dgram.data, dgram.remote)

@@ -5,13 +5,18 @@ Lines follow ScreenOS's wording where the defender's parsers expect it::
     IKE 192.0.2.2 Phase 1: Completed Main Mode negotiations with a <28800>-second lifetime.
     IKE 192.0.2.2 Phase 2: Completed negotiations with SPI <0a0b0c0d>, tunnel ID <1>, and lifetime <3600> seconds/<0> KB.
 
-Drop lines are rate limited (``drop_limit`` per second, then one summary
-line), so a flood cannot flood the log or a syslog collector too.
+Flood-driven lines are rate limited per second, each kind with its own
+budget, then one summary line per second ("N more ... not logged"): dropped
+packets (``drop_limit``), IKEv2 COOKIE replies and failed negotiations
+(``notice_limit``).  A 20k-packet flood therefore writes a few lines per
+second, not one per packet, to the log and to the syslog collector; the event
+log's own limit (:mod:`kleptolab.device.eventlimit`) caps it further.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from kleptolab.device.vpn_events import Address, VpnLog
 from kleptolab.ike.common import ChildSaKeys
@@ -19,24 +24,57 @@ from kleptolab.ike.common import ChildSaKeys
 _INTEG = {"HMAC-SHA1-96": "sha1", "HMAC-MD5-96": "md5", "HMAC-SHA2-256-128": "sha256"}
 
 
+@dataclass
+class _Budget:
+    """``limit`` lines per one-second window; the rest counted for a summary line."""
+
+    kind: str
+    limit: int
+    summary: str  # "{n} more ... not logged"
+    window: float = -1.0
+    used: int = 0
+    suppressed: int = 0
+
+    def take(self, now: float, log: VpnLog) -> bool:
+        if now - self.window >= 1.0:
+            self.flush(now, log)
+            self.window, self.used = now, 0
+        if self.used < self.limit:
+            self.used += 1
+            return True
+        self.suppressed += 1
+        return False
+
+    def flush(self, now: float, log: VpnLog) -> None:
+        if self.suppressed and now - self.window >= 1.0:
+            log.record(self.kind, self.summary.format(n=self.suppressed))
+            self.suppressed = 0
+
+
 class VpnReporter:
     """Formats and rate-limits the core's log lines."""
 
     def __init__(
-        self, log: VpnLog, clock: Callable[[], float], drop_limit: int = 50, milestones: bool = True
+        self,
+        log: VpnLog,
+        clock: Callable[[], float],
+        drop_limit: int = 50,
+        milestones: bool = True,
+        notice_limit: int = 10,
     ) -> None:
         self.log = log
         self.milestones = milestones
         """Whether to log phase 1/2 completions and failures (off when the caller logs its own)."""
         self._clock = clock
-        self._limit = drop_limit
-        self._window = -1.0
-        self._in_window = 0
-        self._suppressed = 0
+        self._drops = _Budget("drop", drop_limit, "{n} more dropped packets not logged")
+        self._cookies = _Budget("ike", notice_limit, "{n} more IKEv2 COOKIE replies not logged")
+        self._failures = _Budget("ike", notice_limit, "{n} more failed negotiations not logged")
         self.dropped = 0
         """Every drop, logged or not."""
 
     def info(self, kind: str, message: str, **fields: object) -> None:
+        if " COOKIE sent" in message and not self._cookies.take(self._clock(), self.log):
+            return
         self.log.record(kind, message, **fields)
 
     def phase1(self, remote: Address, mode: str, lifetime: int, spi_i: bytes, spi_r: bytes) -> None:
@@ -63,7 +101,7 @@ class VpnReporter:
         )
 
     def failed(self, remote: Address, reason: str, notify: int | None) -> None:
-        if not self.milestones:
+        if not self.milestones or not self._failures.take(self._clock(), self.log):
             return
         self.log.record(
             "ike",
@@ -79,26 +117,18 @@ class VpnReporter:
         self.log.record("tunnel", f"IKE {remote[0]}: {verb} a delete for {what}.", remote=remote)
 
     def flush(self) -> None:
-        """Write the summary of rate-limited drops once their second is over."""
-        if self._suppressed and self._clock() - self._window >= 1.0:
-            self.log.record("drop", f"{self._suppressed} more dropped packets not logged")
-            self._suppressed = 0
+        """Write the summaries of rate-limited lines once their second is over."""
+        now = self._clock()
+        for budget in (self._drops, self._cookies, self._failures):
+            budget.flush(now, self.log)
 
     def drop(self, remote: Address, reason: str) -> None:
         """Log a refused datagram/packet unless this second's budget is spent."""
         self.dropped += 1
-        now = self._clock()
-        if now - self._window >= 1.0:
-            if self._suppressed:
-                self.log.record("drop", f"{self._suppressed} more dropped packets not logged")
-            self._window, self._in_window, self._suppressed = now, 0, 0
-        if self._in_window < self._limit:
-            self._in_window += 1
+        if self._drops.take(self._clock(), self.log):
             self.log.record(
                 "drop", f"Dropped packet from {remote[0]}:{remote[1]}: {reason}", remote=remote
             )
-        else:
-            self._suppressed += 1
 
 
 def ike_cookie_row(spi_i: bytes, spi_r: bytes, peer: str, mode: str, established: bool) -> str:

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from kleptolab.ui import console, fail, progress
+from kleptolab.ui import (
+    check_input_file,
+    check_output_file,
+    console,
+    fail,
+    progress,
+    safe,
+    write_files_atomically,
+)
 
 
 def _parse_hex(text: str, what: str) -> bytes:
@@ -21,6 +30,10 @@ def _parse_hex(text: str, what: str) -> bytes:
         fail(f"{what} is not a hex string: {text!r}")
 
 
+def _json_bytes(data: dict[str, Any]) -> bytes:
+    return (json.dumps(data, indent=2) + "\n").encode()
+
+
 def keygen(
     output: Annotated[Path, typer.Option("-o", "--output", help="Attacker key file (keeps d).")],
     curve: Annotated[str, typer.Option(help="P-256, P-384 or P-521.")] = "P-256",
@@ -29,7 +42,10 @@ def keygen(
     ] = None,
     force: Annotated[bool, typer.Option(help="Overwrite existing files.")] = False,
 ) -> None:
-    """Generate the lab's own Dual EC trapdoor: Q = e*P, d = 1/e mod n."""
+    """Generate the lab's own Dual EC trapdoor: Q = e*P, d = 1/e mod n.
+
+    Both files are written, or neither (the key file is private, mode 0600).
+    """
     from kleptolab.drbg.curves import curve_by_name
     from kleptolab.drbg.trapdoor import generate_trapdoor
 
@@ -37,22 +53,30 @@ def keygen(
         chosen = curve_by_name(curve)
     except ValueError as exc:
         fail(str(exc))
-    for path in (output, public_out):
-        if path is not None and path.exists() and not force:
-            fail(f"{path} exists; use --force to overwrite")
+    for path, what in ((output, "key file"), (public_out, "--public-out")):
+        if path is None:
+            continue
+        if path.exists() and not path.is_dir() and not force:
+            fail(f"{what} {path} exists; use --force to overwrite")
+        check_output_file(path, what)
+    if public_out is not None and public_out.resolve() == output.resolve():
+        fail("--public-out must name another file than --output")
     trapdoor = generate_trapdoor(chosen)
+    files = {output: _json_bytes(trapdoor.to_json())}
+    if public_out is not None:
+        files[public_out] = _json_bytes(trapdoor.public_json())
     try:
-        trapdoor.save(output, public_path=public_out)
+        write_files_atomically(files, modes={output: 0o600})
     except OSError as exc:
-        fail(f"cannot write key file: {exc}")
+        fail(f"cannot write the key files (none written): {exc.strerror or exc}")
     width = 2 * chosen.size
     console.print(
-        f"[bold]trapdoor[/] ({chosen.name}) written to {output} (keep it secret: it holds d)"
+        f"[bold]trapdoor[/] ({chosen.name}) written to {safe(output)} (keep it secret: it holds d)"
     )
     console.print(f"Qx = {trapdoor.q[0]:0{width}x}")
     console.print(f"Qy = {trapdoor.q[1]:0{width}x}")
     if public_out is not None:
-        console.print(f"public Q written to {public_out}")
+        console.print(f"public Q written to {safe(public_out)}")
 
 
 def prng(
@@ -63,7 +87,8 @@ def prng(
         Path | None, typer.Option(help="Key file holding Q (attacker or public file).")
     ] = None,
     count: Annotated[
-        int, typer.Option("-n", "--count", min=1, help="Number of prng_generate() calls.")
+        int,
+        typer.Option("-n", "--count", min=1, max=100_000, help="Number of prng_generate() calls."),
     ] = 4,
     seed: Annotated[
         str | None, typer.Option(help="Dual EC seed s0 as hex (default: random).")
@@ -94,13 +119,23 @@ def prng(
     if generation is PrngGeneration.DUALEC_X931:
         if trapdoor is None:
             fail(f"ScreenOS {profile} runs Dual EC: pass --trapdoor with the lab's Q")
+        check_input_file(trapdoor, "key file")
         try:
             curve, q = load_public_q(trapdoor)
         except ValueError as exc:
             fail(str(exc))
         if curve.name != "P-256":
             fail(f"ScreenOS uses P-256, but {trapdoor} holds a {curve.name} Q")
-    s0 = int.from_bytes(_parse_hex(seed, "--seed"), "big") if seed else secrets.randbits(256) | 1
+    if seed is not None:
+        text = seed.strip().replace(":", "").replace(" ", "")
+        try:
+            s0 = int(text.removeprefix("0x").removeprefix("0X"), 16)
+        except ValueError:
+            fail(f"--seed is not a hex string: {seed!r}")
+        if not 0 < s0 < 2**256:
+            fail(f"--seed must be a non-zero hex number of at most 32 bytes, got {seed!r}")
+    else:
+        s0 = secrets.randbits(256) | 1
     try:
         generator = ScreenOsPrng(
             generation,
@@ -129,9 +164,11 @@ def recover(
     next_output: Annotated[
         str | None, typer.Option("--next", help="A later output to confirm with, hex.")
     ] = None,
-    predict: Annotated[int, typer.Option(min=0, help="Predicted outputs to print per state.")] = 2,
+    predict: Annotated[
+        int, typer.Option(min=0, max=1000, help="Predicted outputs to print per state.")
+    ] = 2,
     workers: Annotated[
-        int | None, typer.Option(min=1, help="Processes (default: all cores).")
+        int | None, typer.Option(min=1, max=512, help="Processes (default: all cores).")
     ] = None,
 ) -> None:
     """Recover the Dual EC state from one 32-byte output with the trapdoor."""
@@ -145,6 +182,7 @@ def recover(
     later = _parse_hex(next_output, "--next") if next_output is not None else None
     if later is not None and not 0 < len(later) <= 32:
         fail(f"--next must be 1 to 32 bytes, got {len(later)}")
+    check_input_file(trapdoor, "key file")
     try:
         key = load_trapdoor(trapdoor)
     except ValueError as exc:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from kleptolab.drbg.trapdoor import Trapdoor
-from kleptolab.lab.model import KeyRecord, PlaintextPair, RecoveryWork
+from kleptolab.lab.model import KeyRecord, PlaintextPair, RecoveryWork, volatile
 from kleptolab.lab.observe import ResponderValues, responder_values
 from kleptolab.lab.victim import SessionRecord
 
@@ -39,6 +39,8 @@ class AttackOutcome:
     keys: list[KeyRecord] = field(default_factory=list)
     plaintext: list[PlaintextPair] = field(default_factory=list)
     outputs: dict[str, Path] = field(default_factory=dict)
+    timings: dict[str, Any] = field(default_factory=dict)
+    """Wall-clock figures of the run (for timings.json; never in run.json or the report)."""
 
 
 def _decrypted_flows(plaintext: Sequence[tuple[float, bytes]]) -> dict[Flow, bytes]:
@@ -69,7 +71,7 @@ def _failure_reason(report: dict[str, Any], observed: list[ResponderValues]) -> 
     return "; ".join(unique) if unique else "no ESP packet could be decrypted"
 
 
-def _recovery_story(report: dict[str, Any], say: Say) -> list[RecoveryWork]:
+def _recovery_story(report: dict[str, Any], say: Say, seconds_by_session: dict[str, float]) -> list[RecoveryWork]:
     """One :class:`RecoveryWork` per 32-byte responder nonce, narrated, in capture order."""
     from kleptolab.attack.recovery import NONCE_SIZE, SPACE
 
@@ -87,29 +89,32 @@ def _recovery_story(report: dict[str, Any], say: Say) -> list[RecoveryWork]:
         if not isinstance(rec, dict):
             continue
         states, seconds = int(rec.get("states", 0)), float(rec.get("seconds", 0.0))
+        seconds_by_session[label] = seconds
         if rec.get("how") == "predicted":
             src = str(rec.get("from_session"))
             note = f"{short.get(src, src[:8])} draw +{rec.get('draw')}"
             say("attacker", f"{label}: Nr predicted by the walk from {short.get(src, src[:8])}'s state "
-                            f"({rec.get('draw')} call(s) on): no sweep ({seconds * 1000:.0f} ms)")
-            work.append(RecoveryWork(label, 0, states, seconds, "predicted", note))
+                            f"({rec.get('draw')} call(s) on): no sweep" + volatile(f" ({seconds * 1000:.0f} ms)"))
+            work.append(RecoveryWork(label, 0, states, "predicted", note))
         elif rec.get("how") == "sweep":
             batch = int(rec.get("batch", 1))
             note = f"batch of {batch}" if batch > 1 else ""
-            say("attacker", f"{label}: no earlier state predicts Nr: swept 2^16 prefixes in {seconds:.2f} s"
+            say("attacker", f"{label}: no earlier state predicts Nr: swept 2^16 prefixes"
+                            + volatile(f" in {seconds:.2f} s")
                             + (f" (together with {batch - 1} other nonce(s))" if batch > 1 else "")
                             + f" → {states} candidate state(s)")
-            work.append(RecoveryWork(label, SPACE, states, seconds, "sweep", note))
+            work.append(RecoveryWork(label, SPACE, states, "sweep", note))
         else:
-            work.append(RecoveryWork(label, 0, states, seconds, str(rec.get("how"))))
+            work.append(RecoveryWork(label, 0, states, str(rec.get("how"))))
     return work
 
 
 def run_attack(
     pcap: Path, trapdoor: Trapdoor, outdir: Path, sessions: Sequence[SessionRecord], *,
     psk: bytes | None, wordlist: Sequence[str] = (), workers: int | None = None, say: Say,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> AttackOutcome:
-    """Attack ``pcap`` with ``trapdoor``; outputs go to ``outdir``."""
+    """Attack ``pcap`` with ``trapdoor``; outputs go to ``outdir`` (``progress``: the decryptor's ticks)."""
     from kleptolab.attack.decryptor import DecryptOptions, decrypt_capture
     from kleptolab.attack.engine import make_engine
     from kleptolab.attack.outputs import write_outputs
@@ -125,13 +130,18 @@ def run_attack(
     say("attacker", f"responder nonces in capture order: sweep 2^16 prefixes only where no state "
                     f"recovered so far predicts the nonce ({len(observed)} IKE SAs in {pcap.name})")
     t0 = time.perf_counter()
-    result = decrypt_capture(pcap, trapdoor, engine, StateCache(None), options)
-    recovery = _recovery_story(result.report, say)
+    result = decrypt_capture(pcap, trapdoor, engine, StateCache(None), options, progress)
+    recovery_seconds: dict[str, float] = {}
+    recovery = _recovery_story(result.report, say, recovery_seconds)
     how = result.report.get("nonce_recovery", {})
-    say("attacker", f"decryptor pass over {pcap.name}: {time.perf_counter() - t0:.2f} s "
-                    f"({how.get('sweep', 0)} sweep(s), {how.get('predicted', 0)} nonce(s) predicted)")
+    elapsed = time.perf_counter() - t0
+    say("attacker", f"decryptor pass over {pcap.name}:" + volatile(f" {elapsed:.2f} s")
+                    + f" ({how.get('sweep', 0)} sweep(s), {how.get('predicted', 0)} nonce(s) predicted)")
+    stable, volatile_report = split_report(result.report, pcap)
     outputs = write_outputs(outdir, ikev1=result.ikev1, ikev2=result.ikev2, esp=result.esp,
-                            plaintext=result.plaintext, report=result.report)
+                            plaintext=result.plaintext, report=stable)
+    timings: dict[str, Any] = {"decrypt_s": round(elapsed, 3), "recovery_s": recovery_seconds,
+                               "decrypt_report": volatile_report}
 
     keys: list[KeyRecord] = []
     for s in result.report.get("sessions", []):
@@ -163,4 +173,29 @@ def run_attack(
     decrypted = total > 0 and matched == total
     reason = (f"all {total} messages read from the capture" if decrypted
               else _failure_reason(result.report, observed))
-    return AttackOutcome(decrypted, reason, result.report, observed, recovery, keys, pairs, outputs)
+    return AttackOutcome(decrypted, reason, result.report, observed, recovery, keys, pairs, outputs, timings)
+
+
+_VOLATILE_KEYS = ("timings", "time_s", "seconds")
+
+
+def split_report(report: dict[str, Any], pcap: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The decryptor's report without wall-clock figures (``capture`` as a file name), and those figures."""
+    moved: dict[str, Any] = {}
+
+    def strip(value: Any, path: str) -> Any:
+        if isinstance(value, dict):
+            kept = {}
+            for key, item in value.items():
+                if key in _VOLATILE_KEYS:
+                    moved[f"{path}{key}"] = item
+                else:
+                    kept[key] = strip(item, f"{path}{key}.")
+            return kept
+        if isinstance(value, list):
+            return [strip(item, f"{path}{n}.") for n, item in enumerate(value)]
+        return value
+
+    stable = strip(report, "")
+    stable["capture"] = pcap.name
+    return stable, moved

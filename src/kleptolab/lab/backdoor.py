@@ -29,6 +29,7 @@ class LoginAttempt:
     command: str
     output: str = ""
     error: str = ""
+    then_output: tuple[str, ...] = ()
 
 
 async def _read_until_prompt(stdout: Any, limit: float) -> str:
@@ -52,13 +53,18 @@ async def _read_until_prompt(stdout: Any, limit: float) -> str:
 
 async def ssh_login(
     host: str, port: int, username: str, password: str, command: str = "get system",
-    *, timeout: float = 10.0,
+    *, timeout: float = 10.0, then: tuple[str, ...] = (),
 ) -> LoginAttempt:
-    """Try ``username``/``password`` over SSH; run ``command`` if accepted."""
+    """Try ``username``/``password`` over SSH; run ``command`` if accepted, then each of ``then``.
+
+    The outputs of ``then`` (e.g. ``clear event``) go to :attr:`LoginAttempt.then_output`.
+    """
     import asyncssh
 
-    def attempt(accepted: bool, output: str = "", error: str = "") -> LoginAttempt:
-        return LoginAttempt(host, port, username, accepted, command, output, error)
+    def attempt(
+        accepted: bool, output: str = "", error: str = "", more: tuple[str, ...] = ()
+    ) -> LoginAttempt:
+        return LoginAttempt(host, port, username, accepted, command, output, error, more)
 
     try:
         conn = await asyncio.wait_for(
@@ -79,6 +85,10 @@ async def ssh_login(
             await _read_until_prompt(process.stdout, timeout)  # banner and first prompt
             process.stdin.write(command + "\n")
             output = await _read_until_prompt(process.stdout, timeout)
+            more = []
+            for extra in then:
+                process.stdin.write(extra + "\n")
+                more.append(_strip_echo(await _read_until_prompt(process.stdout, timeout), extra))
             process.stdin.write("exit\n")
             process.stdin.write_eof()
             try:
@@ -87,7 +97,7 @@ async def ssh_login(
                 process.close()
     except (OSError, asyncssh.Error, TimeoutError) as exc:
         return attempt(True, error=f"logged in, but the session failed: {type(exc).__name__}: {exc}")
-    return attempt(True, output=_strip_echo(output, command))
+    return attempt(True, output=_strip_echo(output, command), more=tuple(more))
 
 
 def _strip_echo(output: str, command: str) -> str:

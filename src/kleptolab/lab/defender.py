@@ -23,6 +23,7 @@ __all__ = [
     "log_findings",
     "run_tool",
     "scan_findings",
+    "sealed_log_findings",
 ]
 
 
@@ -90,6 +91,32 @@ def log_findings(lines: Sequence[str], name: str) -> list[Finding]:
         rows.append(Finding("logs", name, "clean", f"{len(parsed.events)} events, no alert"))
     if parsed.bad_lines:
         rows.append(Finding("logs", name, "warning", f"{parsed.bad_lines} syslog lines not understood"))
+    return rows
+
+
+def sealed_log_findings(
+    lines: Sequence[str], name: str, verify_key: str, collector: Sequence[str], collector_name: str,
+) -> list[Finding]:
+    """``kleptolab logs EVENT.log --verify-key K --collector SYSLOG.log``: the seals and the two copies.
+
+    Only the sealing and cross-check findings are kept here (the JSA10713 rules
+    already ran on the collector's copy).
+    """
+    from kleptolab.defend.eventlog_format import parse_lines
+    from kleptolab.defend.logseal import cross_check, verify_events
+    from kleptolab.device.sealing import VerifyKey
+
+    key = VerifyKey.parse(verify_key)
+    device = parse_lines(lines, name).events
+    remote = parse_lines(collector, collector_name).events
+    alerts = verify_events(device, key) + cross_check(device, remote, device_name=name,
+                                                      collector_name=collector_name)
+    rows = [Finding("logs", name, a.severity, f"{a.rule}: {a.message.removeprefix(name + ': ')}")
+            for a in alerts if a.severity != "low"]
+    if not rows:
+        seals = sum(1 for e in device if e.kind == "seal")
+        rows.append(Finding("logs", name, "clean", f"{len(device)} lines, {seals} seals verify with "
+                            "the verification key; the collector's copy agrees"))
     return rows
 
 

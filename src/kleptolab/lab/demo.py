@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,20 +36,29 @@ from kleptolab.lab.defender import (
     log_findings,
     run_tool,
     scan_findings,
+    sealed_log_findings,
 )
 from kleptolab.lab.draws import draw_records, unlock_records
-from kleptolab.lab.model import DemoRun, PhaseResult, TimelineEvent, UnlockRecord
+from kleptolab.lab.model import DemoRun, Finding, PhaseResult, UnlockRecord
+from kleptolab.lab.narration import Narrator, bars
 from kleptolab.lab.report import render_report
 from kleptolab.lab.scenarios import WORDLIST, Scenario, scenario_by_name
+from kleptolab.lab.tap import LAB_EPOCH
 from kleptolab.lab.victim import LivePhase, PhaseError, run_live_phase
 
-__all__ = ["SURVEY_PROBES", "DemoOptions", "DemoOutcome", "Narrator", "run_demo", "seeded_trapdoor"]
+__all__ = [
+    "SURVEY_PROBES", "VOLATILE_FILES", "DemoOptions", "DemoOutcome", "Narrator", "fresh_seed", "run_demo",
+    "seeded_trapdoor",
+]
+
+VOLATILE_FILES = ("timings.json",)
+"""Written by every run and never the same twice: wall-clock figures, kept out of run.json."""
+PHASE_EPOCH_STEP = 86400.0
+"""The patched phase's virtual clock starts a day after the backdoored one's (the upgrade)."""
 
 SURVEY_PROBES = 640
 """IKE_SA_INIT probes of the defender's nonce survey: more than the 589 zero-free nonces that
 convict at alpha = 1 %."""
-
-_STYLE = {"lab": "bold", "victim": "yellow", "attacker": "bold red", "defender": "cyan"}
 
 
 @dataclass(frozen=True)
@@ -57,7 +67,8 @@ class DemoOptions:
 
     out: Path = Path("out")
     scenario: str = "default"
-    seed: int = 2015
+    seed: int | None = None
+    """None: a fresh random seed (printed and stored in run.json)."""
     workers: int | None = None
     login_user: str = "anyone"
     survey_probes: int = SURVEY_PROBES
@@ -71,31 +82,25 @@ class DemoOutcome:
     out: Path
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    timings: dict[str, Any] = field(default_factory=dict)
+    """Wall-clock figures (timings.json): start time, durations, per-line offsets."""
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
 
-class Narrator:
-    """Prints the story line by line and keeps it as the report's timeline."""
+def fresh_seed() -> int:
+    """A random seed for a run without ``--seed`` (printed and stored, so the run can be repeated)."""
+    return secrets.randbelow(2**31)
 
-    def __init__(self, console: Console | None) -> None:
-        self.console = console
-        self.start = time.perf_counter()
-        self.timeline: list[TimelineEvent] = []
 
-    def say(self, actor: str, text: str) -> None:
-        offset = time.perf_counter() - self.start
-        self.timeline.append(TimelineEvent(round(offset, 3), actor, text))
-        if self.console is not None:
-            style = _STYLE.get(actor, "")
-            self.console.print(f"[dim]{offset:6.1f}s[/] [{style}]{actor:>8}[/] {text}", markup=True,
-                               highlight=False, soft_wrap=True)
-
-    def stage(self, title: str) -> None:
-        if self.console is not None:
-            self.console.rule(f"[bold]{title}")
+def _write_wordlist(scenario: Scenario, path: Path) -> int:
+    """Write the attacker's IKEv1 PSK wordlist (the scenario's PSK among decoys); return its length."""
+    words = list(dict.fromkeys([*WORDLIST[:12], scenario.psk.decode(), *WORDLIST[12:]]))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(w + "\n" for w in words), encoding="utf-8")
+    return len(words)
 
 
 def seeded_trapdoor(seed: int) -> Trapdoor:
@@ -146,6 +151,10 @@ def _defend_phase(defender: DefenderRun, live: LivePhase, image: Path) -> None:
     run_tool(defender, "scan", image.name, lambda: scan_findings(image))
     run_tool(defender, "advisory", version, lambda: advisory_findings(version))
     run_tool(defender, "logs", syslog, lambda: log_findings(live.syslog_lines, syslog))
+    if live.verify_key:
+        event = f"event-{version}.log"
+        run_tool(defender, "logs", event, lambda: sealed_log_findings(
+            live.event_lines, event, live.verify_key, live.syslog_lines, syslog))
     capture = live.survey_pcap or live.pcap  # the survey's hundreds of nonces, else the victim's few
     run_tool(defender, "fingerprint", capture.name, lambda: fingerprint_findings(capture))
 
@@ -181,9 +190,23 @@ def _unlock_story(
     return unlocks
 
 
+def _check_seals(problems: list[str], version: str, live: LivePhase, findings: list[Finding]) -> None:
+    """Erased logon lines must be convicted by the seals; an untouched log must verify clean."""
+    event = f"event-{version}.log"
+    sealed = [f for f in findings if f.tool == "logs" and f.target == event]
+    if not live.verify_key:
+        return
+    convicted = any(f.severity == "high" and "removed after sealing" in f.finding for f in sealed)
+    if live.erased and not convicted:
+        problems.append(f"{version}: the attacker erased log lines ({live.erased}) but verification "
+                        "with the key did not report entries removed after sealing")
+    if not live.erased and any(f.severity in ("high", "critical") for f in sealed):
+        problems.append(f"{version}: nothing was erased, yet the sealed event log does not verify clean")
+
+
 async def _phase(
     scenario: Scenario, version: str, image: Path, opts: DemoOptions, trapdoor: Trapdoor,
-    narrator: Narrator, defender: DefenderRun, problems: list[str],
+    narrator: Narrator, defender: DefenderRun, problems: list[str], epoch: float, seed: int,
 ) -> tuple[PhaseResult, LivePhase | None, AttackOutcome | None]:
     from kleptolab.device.profiles import LAB_MASTER_PASSWORD, profile_for
 
@@ -193,10 +216,12 @@ async def _phase(
     result = PhaseResult(version)
     narrator.stage(f"ScreenOS {version}: the victim's VPN in use")
     try:
-        live = await run_live_phase(
-            scenario, version, image, phase_dir, seed=opts.seed, master_password=LAB_MASTER_PASSWORD,
-            login_user=opts.login_user, say=say, survey_probes=opts.survey_probes,
-        )
+        with bars(narrator.console) as tick:
+            live = await run_live_phase(
+                scenario, version, image, phase_dir, seed=seed, master_password=LAB_MASTER_PASSWORD,
+                login_user=opts.login_user, say=say, survey_probes=opts.survey_probes, epoch=epoch,
+                progress=tick,
+            )
     except Exception as exc:  # the gateway and client are other areas' code: report, keep going
         message = str(exc) if isinstance(exc, PhaseError) else (
             f"{version}: the live phase failed: {type(exc).__name__}: {exc}")
@@ -210,6 +235,7 @@ async def _phase(
         elif not all(m.echoed for m in s.messages):
             problems.append(f"{version}: session {s.index + 1}: the protected service did not echo every message")
     result.backdoor_login = bool(live.login and live.login.accepted)
+    result.log_erased = live.erased
     if live.login is not None and live.login.accepted:
         result.login_transcript = f"{opts.login_user}@ssg5-lab-> {live.login.command}\n{live.login.output}"
     _check(problems, f"{version}: master-password login", profile.admin_backdoor,
@@ -219,9 +245,10 @@ async def _phase(
     attack: AttackOutcome | None = None
     psk = scenario.psk if scenario.attacker_knows_psk else None
     try:
-        attack = run_attack(live.pcap, trapdoor, phase_dir / "decrypt", live.sessions, psk=psk,
-                            wordlist=() if scenario.attacker_knows_psk else WORDLIST,
-                            workers=opts.workers, say=say)
+        with bars(narrator.console) as tick:
+            attack = run_attack(live.pcap, trapdoor, phase_dir / "decrypt", live.sessions, psk=psk,
+                                wordlist=() if scenario.attacker_knows_psk else WORDLIST,
+                                workers=opts.workers, say=say, progress=tick)
     except Exception as exc:  # the decryptor is someone else's code: report, keep going
         message = f"{version}: the passive decryption crashed: {type(exc).__name__}: {exc}"
         problems.append(message)
@@ -250,10 +277,11 @@ async def _phase(
         f.tool == "logs" and "system" in f.finding for f in defender.findings[before:]
     ):
         problems.append(f"{version}: the log analyzer did not flag the 'system' login")
+    _check_seals(problems, version, live, defender.findings[before:])
     return result, live, attack
 
 
-async def _run(opts: DemoOptions, narrator: Narrator) -> DemoOutcome:
+async def _run(opts: DemoOptions, narrator: Narrator, seed: int) -> DemoOutcome:
     from kleptolab import __version__
 
     scenario = scenario_by_name(opts.scenario)
@@ -261,7 +289,8 @@ async def _run(opts: DemoOptions, narrator: Narrator) -> DemoOutcome:
     problems: list[str] = []
     narrator.stage(f"kleptolab demo — scenario {scenario.name}")
     narrator.say("lab", scenario.summary)
-    trapdoor = seeded_trapdoor(opts.seed)
+    narrator.say("lab", f"seed {seed}: `kleptolab demo --seed {seed}` repeats this run")
+    trapdoor = seeded_trapdoor(seed)
     td_dir = opts.out / "trapdoor"
     td_dir.mkdir(exist_ok=True)
     trapdoor.save(td_dir / "lab-trapdoor.json", public_path=td_dir / "lab-q.json")
@@ -270,15 +299,24 @@ async def _run(opts: DemoOptions, narrator: Narrator) -> DemoOutcome:
     for path in images.values():
         narrator.say("lab", f"built firmware {path.name} ({path.stat().st_size} bytes)")
 
-    run = DemoRun(__version__, datetime.now(UTC).isoformat(timespec="seconds"), scenario.name,
-                  f"{trapdoor.q[0]:064x}", PhaseResult(scenario.backdoored))
+    wordlist = opts.out / "attacker" / "wordlist.txt"
+    words = _write_wordlist(scenario, wordlist)
+    narrator.say("lab", f"the VPN's pre-shared key is {scenario.psk.decode()!r}; "
+                        f"{wordlist.relative_to(opts.out)} lists it among {words - 1} decoys (IKEv1 PSK "
+                        "keys depend on the PSK: `kleptolab decrypt --psk-wordlist`)")
+
+    run = DemoRun(__version__, seed, scenario.name, f"{trapdoor.q[0]:064x}", PhaseResult(scenario.backdoored))
     defender = DefenderRun()
-    run.backdoored, _, _ = await _phase(scenario, scenario.backdoored, images[scenario.backdoored], opts,
-                                        trapdoor, narrator, defender, problems)
+    timings: dict[str, Any] = {}
+    run.backdoored, _, attack = await _phase(scenario, scenario.backdoored, images[scenario.backdoored], opts,
+                                             trapdoor, narrator, defender, problems, LAB_EPOCH, seed)
+    timings[scenario.backdoored] = attack.timings if attack is not None else {}
     if scenario.patched is not None:
         narrator.stage(f"upgrade {scenario.backdoored} → {scenario.patched}")
-        run.patched, _, _ = await _phase(scenario, scenario.patched, images[scenario.patched], opts,
-                                         trapdoor, narrator, defender, problems)
+        run.patched, _, attack = await _phase(scenario, scenario.patched, images[scenario.patched], opts,
+                                              trapdoor, narrator, defender, problems,
+                                              LAB_EPOCH + PHASE_EPOCH_STEP, seed)
+        timings[scenario.patched] = attack.timings if attack is not None else {}
         old, new = images[scenario.backdoored], images[scenario.patched]
         run_tool(defender, "diff", f"{old.name} → {new.name}", lambda: diff_findings(old, new))
         for f in defender.findings:
@@ -287,23 +325,31 @@ async def _run(opts: DemoOptions, narrator: Narrator) -> DemoOutcome:
     problems.extend(p for p in defender.problems if p not in problems)
     run.findings = defender.findings
     run.timeline = narrator.timeline
-    return DemoOutcome(run, opts.out, problems)
+    return DemoOutcome(run, opts.out, problems, timings={"phases": timings})
 
 
 def _write(outcome: DemoOutcome) -> None:
+    """run.json and report.html (reproducible for a seed), then timings.json (wall-clock figures)."""
     data: dict[str, Any] = outcome.run.to_json()
     data["problems"] = outcome.problems
-    data["seconds"] = round(outcome.seconds, 2)
-    (outcome.out / "report.html").write_text(render_report(outcome.run, outcome.problems), encoding="utf-8")
+    chains = [chain for report in sorted(outcome.out.glob("*/decrypt/report.json"))
+              for chain in json.loads(report.read_text(encoding="utf-8")).get("ike_rekey_chains", [])]
+    (outcome.out / "report.html").write_text(render_report(outcome.run, outcome.problems, chains),
+                                             encoding="utf-8")
     files = [p.relative_to(outcome.out) for p in outcome.out.rglob("*") if p.is_file()]
-    data["files"] = sorted({str(p) for p in files} | {"run.json"})
+    data["files"] = sorted({str(p) for p in files} | {"run.json", *VOLATILE_FILES})
     (outcome.out / "run.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    (outcome.out / "timings.json").write_text(json.dumps(outcome.timings, indent=2) + "\n", encoding="utf-8")
 
 
 def run_demo(opts: DemoOptions, console: Console | None = None) -> DemoOutcome:
-    """Run the demo end to end (its own event loop); write ``run.json`` and ``report.html``."""
+    """Run the demo end to end (its own event loop); write ``run.json``, ``report.html``, ``timings.json``."""
+    seed = fresh_seed() if opts.seed is None else opts.seed
     narrator = Narrator(console)
-    outcome = asyncio.run(_run(opts, narrator))
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    outcome = asyncio.run(_run(opts, narrator, seed))
     outcome.seconds = time.perf_counter() - narrator.start
+    outcome.timings = {"started_at": started, "seconds": round(outcome.seconds, 2),
+                       "timeline_offsets_s": narrator.offsets, **outcome.timings}
     _write(outcome)
     return outcome

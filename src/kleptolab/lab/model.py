@@ -1,16 +1,43 @@
-"""What one demo run produced: the data behind the terminal story, the HTML report and run.json."""
+"""What one demo run produced: the data behind the terminal story, the HTML report and run.json.
+
+Everything here is a pure function of the seed and the scenario, so that
+``run.json`` and ``report.html`` come out byte for byte the same for the same
+``--seed``.  Wall-clock figures (durations, ephemeral ports) are *volatile*:
+they are printed on the terminal and kept in ``timings.json``, never here.
+A narration line marks its volatile parts with :func:`volatile`; the
+timeline keeps :func:`stable_text` of it.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+_OPEN, _CLOSE = "\ue000", "\ue001"  # private-use code points: never in real narration
+_VOLATILE = re.compile(f"{_OPEN}[^{_CLOSE}]*{_CLOSE}")
+
+
+def volatile(text: str) -> str:
+    """Mark ``text`` (a duration, an ephemeral port) as shown on the terminal only."""
+    return f"{_OPEN}{text}{_CLOSE}"
+
+
+def stable_text(text: str) -> str:
+    """``text`` without its volatile parts (what the timeline, run.json and the report keep)."""
+    return _VOLATILE.sub("", text)
+
+
+def terminal_text(text: str) -> str:
+    """``text`` with its volatile parts shown (what the terminal prints)."""
+    return text.replace(_OPEN, "").replace(_CLOSE, "")
 
 
 @dataclass(frozen=True)
 class TimelineEvent:
-    """One line of the story: ``offset`` seconds after the start, by ``actor``."""
+    """Line ``step`` (from 1) of the story, by ``actor``; its wall-clock offset is in timings.json."""
 
-    offset: float
+    step: int
     actor: str  # "victim", "attacker" or "defender"
     text: str
 
@@ -48,15 +75,13 @@ class PlaintextPair:
 class RecoveryWork:
     """Cost of finding the state behind one responder nonce.
 
-    ``how`` is ``sweep`` (``candidates`` prefixes tried; ``seconds`` is the wall time of the
-    parallel batch it was swept in), ``predicted`` (an earlier state's walk produced the nonce:
-    no candidate tried) or ``state cache``.
+    ``how`` is ``sweep`` (``candidates`` prefixes tried), ``predicted`` (an earlier state's walk
+    produced the nonce: no candidate tried) or ``state cache``.  The wall time is in timings.json.
     """
 
     session: str
     candidates: int
     survivors: int
-    seconds: float
     how: str = "sweep"
     note: str = ""
 
@@ -96,6 +121,7 @@ class PhaseResult:
     backdoor_login: bool = False
     reason: str = ""
     login_transcript: str = ""
+    log_erased: str = ""  # what the attacker's `clear event` answered ("" when nothing was erased)
     draws: list[DrawRecord] = field(default_factory=list)
     keys: list[KeyRecord] = field(default_factory=list)
     plaintext: list[PlaintextPair] = field(default_factory=list)
@@ -108,7 +134,7 @@ class DemoRun:
     """Everything the demo shows."""
 
     kleptolab_version: str
-    started_at: str
+    seed: int
     scenario: str
     trapdoor_qx: str
     backdoored: PhaseResult

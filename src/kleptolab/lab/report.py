@@ -4,15 +4,16 @@
 HTML page with no external resources: inline CSS, an inline SVG plot, and
 every value HTML-escaped.  Each section carries a stable ``id`` so tests (and
 readers) can find it: ``timeline``, ``prng-draws``, ``keys``, ``plaintext``,
-``unlocks``, ``detectors``, ``recovery-work``, ``patched`` and, when a stage
-went wrong, ``problems``.
+``unlocks``, ``detectors``, ``recovery-work``, ``patched``, ``rekeys`` when
+IKE SAs were rekeyed, and, when a stage went wrong, ``problems``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from html import escape
+from typing import Any
 
 from kleptolab.lab.model import DemoRun, PhaseResult, RecoveryWork
 
@@ -36,16 +37,19 @@ pre{background:#f0f2f5;padding:.6rem;border-radius:6px;overflow-x:auto;font-size
 """
 
 
-def render_report(run: DemoRun, problems: Sequence[str] = ()) -> str:
-    """Return the complete HTML page for ``run`` (``problems``: stages that went wrong)."""
+def render_report(
+    run: DemoRun, problems: Sequence[str] = (), rekey_chains: Sequence[Mapping[str, Any]] = ()
+) -> str:
+    """Return the complete HTML page for ``run`` (``problems``: stages that went wrong;
+    ``rekey_chains``: the decryptor's report.json ``ike_rekey_chains``)."""
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         "<title>kleptolab: the ScreenOS Dual EC incident, reproduced</title>",
         f"<style>{_CSS}</style></head><body>",
         "<header><h1>The ScreenOS Dual EC incident, reproduced</h1>",
-        f'<div class="small">kleptolab {escape(run.kleptolab_version)} · run of '
-        f"{escape(run.started_at)} · scenario <code>{escape(run.scenario)}</code> · "
+        f'<div class="small">kleptolab {escape(run.kleptolab_version)} · seed '
+        f"<code>{run.seed}</code> · scenario <code>{escape(run.scenario)}</code> · "
         f"lab trapdoor Q<sub>x</sub> <code>{escape(run.trapdoor_qx[:16])}…</code></div></header>",
         "<main>",
         _problems(problems),
@@ -54,8 +58,10 @@ def render_report(run: DemoRun, problems: Sequence[str] = ()) -> str:
         _draws(run.backdoored),
         _unlocks(run.backdoored),
         _keys(run.backdoored),
+        rekeys_section(rekey_chains),
         _plaintext(run.backdoored),
         _detectors(run),
+        _log_act(run),
         _recovery_plot(_all_recovery(run)),
         _patched(run),
         "</main></body></html>",
@@ -121,10 +127,11 @@ def _summary(run: DemoRun) -> str:
 
 def _timeline(run: DemoRun) -> str:
     rows = [
-        [f"{e.offset:7.2f} s", f'<span class="{escape(e.actor)}">{escape(e.actor)}</span>', escape(e.text)]
+        [str(e.step), f'<span class="{escape(e.actor)}">{escape(e.actor)}</span>', escape(e.text)]
         for e in run.timeline
     ]
-    return _section("timeline", "Timeline of the incident", _table(["t", "who", "what"], rows))
+    return _section("timeline", "Timeline of the incident", _table(["#", "who", "what"], rows),
+                    "In order; the wall-clock offset of each step is in timings.json.")
 
 
 def _draws(phase: PhaseResult) -> str:
@@ -189,39 +196,58 @@ def _detectors(run: DemoRun) -> str:
     return _section("detectors", "What the defender finds", _table(["tool", "target", "severity", "finding"], rows))
 
 
+def _log_act(run: DemoRun) -> str:
+    """The attacker erases its logon lines; the sealed log still convicts (issue: forward-secure sealing)."""
+    rows = []
+    for phase in (run.backdoored, run.patched):
+        if phase is None:
+            continue
+        event = f"event-{phase.firmware_version}.log"
+        found = [f for f in run.findings if f.tool == "logs" and f.target == event]
+        verdict = "; ".join(f"[{f.severity}] {f.finding}" for f in found) or "not verified"
+        erased = phase.log_erased or "nothing erased"
+        rows.append([escape(phase.firmware_version), escape(erased), escape(verdict)])
+    intro = ("<p>Logged in with the master password, the attacker types <code>clear event type "
+             "515-528</code> to erase its own 00515/00528 lines. The gateway sealed the logon "
+             "the moment it was written (forward-secure: the key that MACed it is gone), so the "
+             "defender, holding the verification key off the device, still sees what was removed; "
+             "the syslog collector's copy still holds the lines.</p>")
+    return _section("logact", "The erased logon lines", intro + _table(
+        ["firmware", "attacker's clear event", "verification with the key"], rows))
+
+
 def _recovery_plot(work: Sequence[RecoveryWork]) -> str:
     width, bar_h, gap, left = 760, 22, 8, 300
     height = max(1, len(work)) * (bar_h + gap) + 40
-    longest = max((w.seconds for w in work), default=1.0) or 1.0
+    longest = max((w.candidates for w in work), default=1) or 1
     bars = []
     for i, w in enumerate(work):
         y = 20 + i * (bar_h + gap)
-        length = max(2.0, (width - left - 240) * w.seconds / longest)
+        length = max(2.0, (width - left - 240) * w.candidates / longest)
         detail = (f"{w.candidates} pts · {w.survivors} state(s)" if w.how == "sweep"
                   else f"{w.how}{' · ' + w.note if w.note else ''}")
         fill = "#b00020" if w.how == "sweep" else "#0a7d32"
         bars.append(
             f'<text x="{left - 8}" y="{y + 15}" text-anchor="end" font-size="12">{escape(w.session)}</text>'
             f'<rect x="{left}" y="{y}" width="{length:.1f}" height="{bar_h}" fill="{fill}" opacity="0.8"/>'
-            f'<text x="{left + length + 6:.1f}" y="{y + 15}" font-size="12">{w.seconds:.2f} s · '
-            f"{escape(detail)}</text>"
+            f'<text x="{left + length + 6:.1f}" y="{y + 15}" font-size="12">{escape(detail)}</text>'
         )
     svg = (
-        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="state recovery time per session" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="state recovery work per session" '
         f'width="{width}" height="{height}" viewBox="0 0 {width} {height}">'
         + "".join(bars)
         + "</svg>"
     )
     rows = [[escape(w.session), escape(w.how + (f" ({w.note})" if w.note else "")), str(w.candidates),
-             str(w.survivors), f"{w.seconds:.3f}"] for w in work]
+             str(w.survivors)] for w in work]
     return _section(
         "recovery-work",
         "State-recovery work",
-        svg + _table(["session", "how", "x candidates tried", "surviving states", "seconds"], rows),
+        svg + _table(["session", "how", "x candidates tried", "surviving states"], rows),
         "Nonces are taken in capture order. A nonce that the walk from an already recovered state "
         "produces is predicted (green): its state is known at no cost. Only the others are swept "
         "(red): 2^16 x candidates, about half on the curve; the 2 extra bytes leave one or two states "
-        "(swept together, a batch shares its wall time). Against the fixed firmware nothing predicts "
+        "(the sweep times are in timings.json). Against the fixed firmware nothing predicts "
         "anything, so every nonce is swept, and the states found predict nothing.",
     )
 
@@ -246,3 +272,30 @@ def _patched(run: DemoRun) -> str:
         ["match" if p.sent == p.decrypted else "mismatch" for p in phase.plaintext],
     )
     return _section("patched", "After the upgrade", body + "<h3>The same traffic, after the upgrade</h3>" + pairs)
+
+
+def rekeys_section(chains: Sequence[Mapping[str, Any]]) -> str:
+    """The ``rekeys`` section: each IKEv2 SA chain (RFC 7296 §2.18) and whether every link decrypted."""
+    if not chains:
+        return ""
+    rows = []
+    classes = []
+    for chain in chains:
+        rows.append([f"<code>{escape(str(chain['root']))}</code>", "IKE_SA_INIT", "", "", ""])
+        classes.append("")
+        for link in chain.get("links", []):
+            rows.append([f"<code>{escape(str(link['id']))}</code>", f"rekey (frame {escape(str(link['frame']))})",
+                         _status(bool(link["decrypted"])), escape(str(link["child_sas"])),
+                         escape(str(link["esp_packets"]))])
+            classes.append("match" if link["decrypted"] else "mismatch")
+        for sid in chain.get("redundant", []):
+            rows.append([f"<code>{escape(str(sid))}</code>", "redundant (simultaneous rekey)", "", "", ""])
+            classes.append("stale")
+    return _section(
+        "rekeys",
+        "IKE SA rekey chains",
+        _table(["IKE SA (SPIi:SPIr)", "made by", "decrypted", "child SAs", "ESP packets"], rows, classes),
+        "Each rekey makes a new IKE SA: SKEYSEED = prf(SK_d (old), g^ir (new) | Ni | Nr) (RFC 7296 "
+        "§2.18). The attacker needs the old SA's SK_d and the new Diffie-Hellman exponent, which the "
+        "same PRNG walk predicts, so the whole chain falls with the first handshake.",
+    )

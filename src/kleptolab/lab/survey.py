@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from kleptolab.lab.scenarios import VpnPlan
@@ -87,11 +88,12 @@ def _nonce_length(reply: bytes) -> int | None:
 
 async def nonce_survey(
     target: Address, vpn: VpnPlan, count: int, *, seed: int = 0, window: int = 16,
-    timeout: float = 2.0, budget: float = 30.0,
+    timeout: float = 2.0, budget: float = 30.0, tick: Callable[[int, int], None] | None = None,
 ) -> SurveyResult:
     """Send ``count`` abandoned IKE_SA_INIT probes for ``vpn``'s IKE proposal to ``target``.
 
     At most ``window`` probes are outstanding; no new probe starts after ``budget`` seconds.
+    ``tick(done, count)`` is called as each probe finishes (a progress bar).
     """
     from kleptolab.device.admission import cookie_from_response
     from kleptolab.device.proposals import parse_screenos_proposal
@@ -111,7 +113,7 @@ async def nonce_survey(
     transport, prober = await loop.create_datagram_endpoint(_Prober, local_addr=("127.0.0.1", 0))
     started = time.perf_counter()
     lengths: dict[int, int] = {}
-    counters = {"sent": 0, "answered": 0, "cookies": 0}
+    counters = {"sent": 0, "answered": 0, "cookies": 0, "done": 0}
     slots = asyncio.Semaphore(window)
 
     async def exchange(spi: bytes, data: bytes) -> bytes | None:
@@ -139,6 +141,9 @@ async def nonce_survey(
                 lengths[size] = lengths.get(size, 0) + 1
         finally:
             slots.release()
+            counters["done"] += 1
+            if tick is not None:
+                tick(counters["done"], count)
 
     stopped = ""
     tasks: list[asyncio.Task[None]] = []

@@ -5,9 +5,13 @@ hardware TAP would: it relays every UDP datagram between VPN clients and the
 gateway unchanged and writes each one to a pcap.  It never alters, drops or
 injects traffic.
 
-The gateway listens on unprivileged ports in the lab; the tap records the
-gateway side under IKE's well-known ports (500 and 4500), so the capture reads
-as it would on a real wire and any IKE/ESP dissector recognises it.
+The gateway listens on unprivileged ports in the lab; by default the tap
+records the gateway side under IKE's well-known ports (500 and 4500), so the
+capture reads as it would on a real wire and any IKE/ESP dissector recognises
+it (``record_ports`` picks others).  For reproducible captures the demo also
+records every client under a canonical lab address with fixed ports, in the
+order the clients first appear (``canonical_client``), and stamps datagrams
+from a :class:`PacketClock` instead of the wall clock.
 """
 
 from __future__ import annotations
@@ -24,6 +28,24 @@ from kleptolab.capture.pcapio import PcapWriter
 Address = tuple[str, int]
 
 WELL_KNOWN = {"ike": 500, "natt": 4500}
+CLIENT_PORT_BASE = {"ike": 50000, "natt": 54500}
+"""Canonical client k (from 1, per role, in order of first appearance) is recorded on base + k."""
+LAB_EPOCH = 1450310400.0
+"""2015-12-17 00:00:00 UTC, the day JSA10713 was published: where the lab's virtual clocks start."""
+
+
+class PacketClock:
+    """A virtual clock for capture timestamps: ``start``, then ``step`` seconds later per call."""
+
+    def __init__(self, start: float = LAB_EPOCH, step: float = 0.001) -> None:
+        self.start = start
+        self.step = step
+        self.calls = 0
+
+    def __call__(self) -> float:
+        now = self.start + self.calls * self.step
+        self.calls += 1
+        return now
 
 
 @dataclass
@@ -82,10 +104,17 @@ class PassiveTap:
         *,
         listen_host: str = "127.0.0.1",
         clock: Callable[[], float] = time.time,
+        record_host: str | None = None,
+        record_ports: dict[str, int] | None = None,
+        canonical_client: str | None = None,
     ) -> None:
         unknown = set(gateway_ports) - set(WELL_KNOWN)
         if unknown:
             raise ValueError(f"unknown tap roles {sorted(unknown)}; expected {sorted(WELL_KNOWN)}")
+        self.record_host = record_host or gateway_host
+        self.record_ports = {**WELL_KNOWN, **(record_ports or {})}
+        self.canonical_client = canonical_client
+        self._names: dict[tuple[str, Address], Address] = {}
         self.writer = writer
         self.gateway_host = gateway_host
         self.gateway_ports = dict(gateway_ports)
@@ -125,11 +154,20 @@ class PassiveTap:
         self._up.clear()
         self.writer.flush()
 
+    def _recorded(self, role: str, client: Address) -> Address:
+        """How ``client`` appears in the capture (itself, or its canonical lab name)."""
+        if self.canonical_client is None:
+            return client
+        key = (role, client)
+        if key not in self._names:
+            k = sum(r == role for r, _ in self._names) + 1
+            self._names[key] = (self.canonical_client, CLIENT_PORT_BASE[role] + k)
+        return self._names[key]
+
     def _from_client(self, role: str, data: bytes, client: Address) -> None:
         self.stats.to_gateway += 1
-        self.writer.write_udp(
-            self.clock(), client[0], client[1], self.gateway_host, WELL_KNOWN[role], data
-        )
+        src = self._recorded(role, client)
+        self.writer.write_udp(self.clock(), src[0], src[1], self.record_host, self.record_ports[role], data)
         key = (role, client)
         upstream = self._up.get(key)
         if upstream is not None and upstream.transport is not None:
@@ -158,9 +196,8 @@ class PassiveTap:
 
     def _from_gateway(self, role: str, client: Address, data: bytes) -> None:
         self.stats.to_client += 1
-        self.writer.write_udp(
-            self.clock(), self.gateway_host, WELL_KNOWN[role], client[0], client[1], data
-        )
+        dst = self._recorded(role, client)
+        self.writer.write_udp(self.clock(), self.record_host, self.record_ports[role], dst[0], dst[1], data)
         down = self._down.get(role)
         if down is not None and down.transport is not None:
             down.transport.sendto(data, client)

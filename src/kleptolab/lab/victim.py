@@ -18,9 +18,11 @@ from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from kleptolab.device.sealing import Sealer, VerifyKey
 from kleptolab.lab.backdoor import LoginAttempt, ssh_login
+from kleptolab.lab.model import volatile
 from kleptolab.lab.scenarios import (
     ECHO_PORT,
     PROTECTED_HOST,
@@ -32,13 +34,23 @@ from kleptolab.lab.scenarios import (
 from kleptolab.lab.survey import SurveyResult, nonce_survey
 from kleptolab.lab.syslog import SyslogCollector
 
-__all__ = ["LivePhase", "PhaseError", "SentMessage", "SessionRecord", "run_live_phase"]
+if TYPE_CHECKING:
+    from kleptolab.capture.pcapio import PcapWriter
+    from kleptolab.lab.tap import PassiveTap
+
+__all__ = ["LAB_CLIENT", "LivePhase", "PhaseError", "SentMessage", "SessionRecord", "run_live_phase"]
 
 Say = Callable[[str, str], None]
+SEAL_INTERVAL = 5
+"""Seconds between the event log's timer seals in the demo."""
+ERASE = "clear event type 515-528"
+"""What the attacker types to erase its own 00515/00528 logon lines."""
 LOOPBACK = "127.0.0.1"
 GATEWAY_HOST = "127.0.0.10"
 """Where the gateway listens when the system routes all of 127/8 to loopback (Linux), so
 the tap's pcap shows two distinct endpoints; :func:`gateway_host` falls back to 127.0.0.1."""
+LAB_CLIENT = LOOPBACK
+"""The address the taps record every VPN client under (ports: ``lab.tap.CLIENT_PORT_BASE`` + k)."""
 
 
 def gateway_host() -> str:
@@ -98,6 +110,10 @@ class LivePhase:
     master_password_in_image: str | None
     survey: SurveyResult | None = None
     survey_pcap: Path | None = None
+    verify_key: str = ""
+    """The event log's verification key, shown once at set-up and kept off the device."""
+    erased: str = ""
+    """What the attacker's ``clear event`` answered (empty when nothing was erased)."""
 
 
 def _once(stop: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
@@ -166,19 +182,22 @@ async def _run_session(
 
 async def run_live_phase(
     scenario: Scenario, version: str, image: Path, workdir: Path, *, seed: int,
-    master_password: str, login_user: str, say: Say, survey_probes: int = 0,
+    master_password: str, login_user: str, say: Say, survey_probes: int = 0, epoch: float | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> LivePhase:
     """Run the victim's side of one phase on ``image``; files go to ``workdir``.
 
     ``survey_probes`` > 0: afterwards the defender runs its nonce survey (needs an IKEv2 VPN).
+    ``epoch``: a virtual instant for the gateway's clock (its logs, console, SA timers) and the
+    start of the taps' packet clocks; the taps then record canonical lab addresses and ports
+    (reproducible captures).  None: the wall clock and the real loopback endpoints.
+    ``progress(what, done, total)``: the survey's ticks (a progress bar).
     """
     from kleptolab.capture.pcapio import PcapWriter
     from kleptolab.device.config import load_config
     from kleptolab.device.firmware import parse_image
     from kleptolab.device.gateway import Gateway
     from kleptolab.device.services import start_udp_echo
-    from kleptolab.lab.tap import PassiveTap
-
     workdir.mkdir(parents=True, exist_ok=True)
     pcap = workdir / f"tap-{version}.pcap"
     host = gateway_host()
@@ -186,6 +205,7 @@ async def run_live_phase(
     image_info = parse_image(image.read_bytes())
     sessions: list[SessionRecord] = []
     login: LoginAttempt | None = None
+    erased = ""
     async with AsyncExitStack() as stack:
         collector = SyslogCollector()
         await collector.start()
@@ -204,32 +224,42 @@ async def run_live_phase(
                 service=[{"protected": f"{PROTECTED_HOST}:{ECHO_PORT}",
                           "target": f"{echo_addr[0]}:{echo_addr[1]}"}],
             )
-            gateway = Gateway(config)
+            sealer, verify_key = _seal_keys(seed, version, config.serial, epoch)
+            gateway = (Gateway(config, sealer=sealer) if epoch is None
+                       else Gateway(config, clock=lambda: epoch, sealer=sealer))
             await gateway.start()
         except Exception as exc:
             raise PhaseError(f"booting the {version} gateway failed: {type(exc).__name__}: {exc}") from exc
         stop_gateway = _once(gateway.stop)
         stack.push_async_callback(stop_gateway)
         ports = dict(gateway.ports)
-        say("victim", f"gateway {version} booted from {image.name}: IKE {host}:{ports['ike']}, "
-                      f"NAT-T :{ports['natt']}, SSH :{ports['ssh']}")
+        say("victim", f"gateway {version} booted from {image.name}: IKE, NAT-T and SSH on {host}"
+                      + volatile(f" (:{ports['ike']}, :{ports['natt']}, :{ports['ssh']})"))
+        say("defender", f"event log sealing set up (forward-secure, a seal every {SEAL_INTERVAL} s and "
+                        f"after each admin logon); verification key {verify_key.text[:16]}… shown once, "
+                        "kept off the device")
 
         writer = PcapWriter(pcap)
         stack.callback(writer.close)
-        tap = PassiveTap(writer, host, {"ike": ports["ike"], "natt": ports["natt"]})
+        tap = _tap(writer, host, {"ike": ports["ike"], "natt": ports["natt"]}, epoch)
         tap_ports = await tap.start()
         stop_tap = _once(tap.stop)
         stack.push_async_callback(stop_tap)
-        say("victim", f"passive tap inline on :{tap_ports['ike']}/:{tap_ports['natt']}, recording {pcap.name}")
+        say("victim", "passive tap inline" + volatile(f" on :{tap_ports['ike']}/:{tap_ports['natt']}")
+                      + f", recording {pcap.name}"
+                      + ("" if epoch is None else f" (gateway as {GATEWAY_HOST}:500/4500, clients as {LAB_CLIENT})"))
 
         for index, plan in enumerate(scenario.sessions):  # back to back, as fast as the clients go
             sessions.append(await _run_session(plan, index, scenario, tap_ports, version, rng, say))
 
         say("attacker", f"SSH to the admin console as {login_user!r} with the master password")
-        login = await ssh_login(host, ports["ssh"], login_user, master_password)
+        login = await ssh_login(host, ports["ssh"], login_user, master_password, then=(ERASE,))
         if login.accepted:
             say("attacker", "logged in: `get system` answered "
                             f"({len(login.output.splitlines())} lines)")
+            erased = login.then_output[0] if login.then_output else ""
+            say("attacker", f"covering tracks: `{ERASE}` erases the 00515/00528 logon lines "
+                            f"({erased or 'no answer'})")
         else:
             say("attacker", f"login refused: {login.error}")
 
@@ -239,42 +269,70 @@ async def run_live_phase(
         ikev2 = next((v for v in scenario.vpns if v.version == 2), None)
         if survey_probes and ikev2 is not None:
             survey_pcap = workdir / f"survey-{version}.pcap"
-            survey = await _survey(stack, survey_pcap, host, ports, ikev2, survey_probes, seed, say)
+            survey = await _survey(stack, survey_pcap, host, ports, ikev2, survey_probes, seed, say, epoch,
+                                   progress)
 
         await stop_tap()
         await stop_gateway()
         await collector.wait_quiet()
         event_lines = list(gateway.event_log.lines())
     collector.write(workdir / f"syslog-{version}.log")
+    (workdir / f"verify-key-{version}.txt").write_text(verify_key.text + "\n", encoding="utf-8")
     (workdir / f"event-{version}.log").write_text("".join(x + "\n" for x in event_lines), encoding="utf-8")
     return LivePhase(
         firmware_version=version, pcap=pcap, gateway_ports=ports, sessions=sessions, draws=draws,
         taken=taken, event_lines=event_lines, syslog_lines=list(collector.lines), login=login,
         master_password_in_image=image_info.master_password, survey=survey, survey_pcap=survey_pcap,
+        verify_key=verify_key.text, erased=erased,
     )
+
+
+def _seal_keys(seed: int, version: str, device_id: str, epoch: float | None) -> tuple[Sealer, VerifyKey]:
+    """The gateway's sealing key and the defender's verification key (seeded: reproducible);
+    the first epoch starts at the gateway's clock (``epoch`` when it runs on a virtual one)."""
+    import time
+
+    from kleptolab.device.sealing import setup_keys
+
+    rng = random.Random(f"kleptolab demo sealing {seed}:{version}")
+    start = time.time() if epoch is None else epoch
+    return setup_keys(rng.randbytes, device_id=device_id, interval=SEAL_INTERVAL, start=start)
 
 
 async def _survey(
     stack: AsyncExitStack, pcap: Path, host: str, ports: dict[str, int], vpn: VpnPlan, probes: int,
-    seed: int, say: Say,
+    seed: int, say: Say, epoch: float | None, progress: Callable[[str, int, int], None] | None,
 ) -> SurveyResult:
     """The defender probes its own gateway through a tap of its own (a separate capture)."""
     from kleptolab.capture.pcapio import PcapWriter
-    from kleptolab.lab.tap import PassiveTap
 
     writer = PcapWriter(pcap)
     stack.callback(writer.close)
-    tap = PassiveTap(writer, host, {"ike": ports["ike"]})
+    tap = _tap(writer, host, {"ike": ports["ike"]}, None if epoch is None else epoch + 600)
     tap_ports = await tap.start()
     stop = _once(tap.stop)
     stack.push_async_callback(stop)
     say("defender", f"nonce survey of our own gateway: {probes} IKEv2 IKE_SA_INIT probes over loopback, "
                     f"each abandoned half-open, recorded in {pcap.name} (as the CCS16 §8 scans, but only "
                     "to a device we own)")
-    result = await nonce_survey((LOOPBACK, tap_ports["ike"]), vpn, probes, seed=seed)
+    def tick(done: int, total: int) -> None:
+        if progress is not None:
+            progress("nonce survey", done, total)
+
+    result = await nonce_survey((LOOPBACK, tap_ports["ike"]), vpn, probes, seed=seed, tick=tick)
     await stop()
     sizes = ", ".join(f"{n} of {size} bytes" for size, n in result.nonce_lengths.items()) or "none"
-    say("defender", f"survey: {result.answered}/{result.sent} answered in {result.seconds:.1f} s "
-                    f"(nonces: {sizes}; {result.cookies} COOKIE round trips)"
+    say("defender", f"survey: {result.answered}/{result.sent} answered" + volatile(f" in {result.seconds:.1f} s")
+                    + f" (nonces: {sizes}; {result.cookies} COOKIE round trips)"
                     + (f"; stopped early: {result.stopped}" if result.stopped else ""))
     return result
+
+
+def _tap(writer: PcapWriter, host: str, ports: dict[str, int], epoch: float | None) -> PassiveTap:
+    """A passive tap; with ``epoch``, one that records canonical lab endpoints on a packet clock."""
+    from kleptolab.lab.tap import PacketClock, PassiveTap
+
+    if epoch is None:
+        return PassiveTap(writer, host, ports)
+    return PassiveTap(writer, host, ports, clock=PacketClock(epoch), record_host=GATEWAY_HOST,
+                      canonical_client=LAB_CLIENT)

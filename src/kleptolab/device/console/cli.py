@@ -2,7 +2,9 @@
 
 Commands: ``get system``, ``get clock``, ``get event``, ``get config``,
 ``get ike cookies``, ``get sa``, ``get prng`` (lab debug: queues and draws),
-``set key one-stage-rng`` / ``unset key one-stage-rng``, ``help``, ``exit``.
+``set key one-stage-rng`` / ``unset key one-stage-rng``,
+``set admin access attempts N`` / ``set admin access lock-out-period M``
+(minutes; ``unset`` restores 3 and 1), ``clear event``, ``help``, ``exit``.
 Unknown or incomplete commands answer the way ScreenOS does (a caret under the
 offending word).  The interpreter never raises on input: any line, however
 long or binary, gives a reply.  Output uses ``\\n``; transports add ``\\r``.
@@ -13,7 +15,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
+
+from kleptolab.device.console.lockout import (
+    DEFAULT_ATTEMPTS,
+    DEFAULT_LOCK_OUT_MINUTES,
+    AccessPolicy,
+)
 
 __all__ = ["CliReply", "CliSession", "DeviceView", "SessionInfo", "SystemInfo", "format_uptime"]
 
@@ -46,6 +54,13 @@ class SessionInfo:
     ip: str
     port: int
     privilege: str = "root"
+
+
+@runtime_checkable
+class ClearableLog(Protocol):
+    """A device whose event log can be erased (``clear event``)."""
+
+    def clear_events(self, msg_ids: list[int] | None) -> int: ...
 
 
 class DeviceView(Protocol):
@@ -85,6 +100,9 @@ get sa                  IPsec SAs
 get prng                PRNG queues and recent draws (lab debug)
 set key one-stage-rng   reduce PRNG to a single stage
 unset key one-stage-rng restore the two-stage PRNG
+clear event [type N[-M]] erase the event log (all, or message IDs N..M)
+set admin access attempts N          lock an admin out after N failed logins
+set admin access lock-out-period M   ... for M minutes
 exit                    log out"""
 
 
@@ -96,9 +114,19 @@ def _clean(line: str) -> str:
 class CliSession:
     """One logged-in admin session over a :class:`DeviceView`."""
 
-    def __init__(self, device: DeviceView, session: SessionInfo) -> None:
+    def __init__(
+        self,
+        device: DeviceView,
+        session: SessionInfo,
+        *,
+        access: Callable[[AccessPolicy], None] | None = None,
+        policy: AccessPolicy | None = None,
+    ) -> None:
         self.device = device
         self.session = session
+        self._access = access
+        self.policy = policy or AccessPolicy()
+        """The admin access policy as this session last set it."""
         self.closed = False
         self.commands = 0
 
@@ -126,6 +154,8 @@ class CliSession:
             return self._get(text, words)
         if verb in ("set", "unset"):
             return self._set(text, words, on=verb == "set")
+        if verb == "clear":
+            return self._clear(text, words)
         return CliReply(_unknown(text, 0, words[0]))
 
     def _get(self, text: str, words: list[str]) -> CliReply:
@@ -158,6 +188,8 @@ class CliSession:
     def _set(self, text: str, words: list[str], *, on: bool) -> CliReply:
         if len(words) < 2:
             return CliReply(_incomplete(text))
+        if words[1].lower() == "admin" and self._access is not None:
+            return self._admin_access(text, words, on=on)
         if words[1].lower() != "key":
             return CliReply(_unknown(text, 1, words[1]))
         if len(words) < 3:
@@ -169,6 +201,70 @@ class CliSession:
         if self.session.privilege not in ("root", "read-write"):
             return CliReply("Permission denied: read-only administrator")
         self.device.set_one_stage_rng(on, self.session)
+        return CliReply("")
+
+    def _clear(self, text: str, words: list[str]) -> CliReply:
+        """``clear event [type N[-M]]``: erase the event log, or the lines with message IDs N..M.
+
+        ``clear event`` is how ScreenOS erases its event log (Juniper warned that
+        an intruder would clean the JSA10713 lines this way); the exact syntax of
+        the real command's filters could not be checked against a public CLI
+        reference, so the ``type N[-M]`` filter is lab-defined.  Sealing keeps
+        the erasure visible to whoever holds the verification key.
+        """
+        if len(words) < 2:
+            return CliReply(_incomplete(text))
+        if words[1].lower() != "event":
+            return CliReply(_unknown(text, 1, words[1]))
+        ids: list[int] | None = None
+        if len(words) > 2:
+            if words[2].lower() != "type":
+                return CliReply(_unknown(text, 2, words[2]))
+            if len(words) < 4:
+                return CliReply(_incomplete(text))
+            if len(words) > 4:
+                return CliReply(_unknown(text, 4, words[4]))
+            low, _, high = words[3].partition("-")
+            if not (low.isdigit() and (high.isdigit() or not high)) or len(low) > 5 or len(high) > 5:
+                return CliReply(_unknown(text, 3, words[3]))
+            first, last = int(low), int(high or low)
+            if first > last:
+                return CliReply(_unknown(text, 3, words[3]))
+            ids = list(range(first, last + 1))
+        if self.session.privilege not in ("root", "read-write"):
+            return CliReply("Permission denied: read-only administrator")
+        if not isinstance(self.device, ClearableLog):
+            return CliReply("event log cannot be cleared on this device")
+        removed = self.device.clear_events(ids)
+        return CliReply(f"{removed} event entries cleared")
+
+    def _admin_access(self, text: str, words: list[str], *, on: bool) -> CliReply:
+        """``set admin access attempts N`` / ``set admin access lock-out-period M`` (and unset)."""
+        keys = [w.lower() for w in words]
+        if len(words) < 4:
+            return CliReply(_incomplete(text))
+        if keys[2] != "access":
+            return CliReply(_unknown(text, 2, words[2]))
+        if keys[3] not in ("attempts", "lock-out-period"):
+            return CliReply(_unknown(text, 3, words[3]))
+        if on and len(words) < 5:
+            return CliReply(_incomplete(text))
+        if len(words) > (5 if on else 4):
+            return CliReply(_unknown(text, len(words) - 1, words[-1]))
+        if self.session.privilege not in ("root", "read-write"):
+            return CliReply("Permission denied: read-only administrator")
+        default = DEFAULT_ATTEMPTS if keys[3] == "attempts" else DEFAULT_LOCK_OUT_MINUTES
+        try:
+            value = int(words[4]) if on else default
+            if keys[3] == "attempts":
+                policy = AccessPolicy(value, self.policy.lock_out_period)
+            else:
+                policy = AccessPolicy(self.policy.attempts, value)
+        except ValueError as exc:
+            return CliReply(f"{text}\n{' ' * _caret(text, 4)}^-------{exc}")
+        assert self._access is not None
+        self._access(policy)
+        self.policy = policy
         return CliReply("")
 
     def _system(self) -> str:

@@ -3,7 +3,8 @@
 Both methods go through :meth:`AdminService.check`, i.e. ``auth_admin_internal``
 with the build's master password where the build has one.  A shell gets the
 ScreenOS prompt; an exec request (``ssh gw get clock``) runs one command.
-After ``max_login_attempts`` failures the connection is dropped.
+After ``max_login_attempts`` failures the connection is dropped; slots and the
+pre-authentication timeout (asyncssh's ``login_timeout``) as in :mod:`.service`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import asyncssh
 
 from kleptolab.device.console.accounts import AuthResult
 from kleptolab.device.console.service import AdminService
+from kleptolab.device.console.slots import Slot
 
 __all__ = ["SERVER_VERSION", "SshConsole", "load_or_generate_host_key"]
 
@@ -39,7 +41,7 @@ class _Server(asyncssh.SSHServer):
     def __init__(self, console: SshConsole) -> None:
         self._console = console
         self._conn: asyncssh.SSHServerConnection | None = None
-        self._slot = False
+        self._slot: Slot | None = None
         self.peer: tuple[str, int] = ("0.0.0.0", 0)
         self.failures = 0
         self.result: AuthResult | None = None
@@ -49,16 +51,22 @@ class _Server(asyncssh.SSHServer):
         peer = conn.get_extra_info("peername") or ("0.0.0.0", 0)
         self.peer = (str(peer[0]), int(peer[1]))
         self._console.connections.add(conn)
-        self._slot = self._console.service.acquire()
-        if not self._slot:
+        self._slot = self._console.service.connect(self.peer[0], self._evicted)
+        if self._slot is None:
             conn.disconnect(asyncssh.DISC_TOO_MANY_CONNECTIONS, "Too many management sessions")
+
+    def _evicted(self) -> None:
+        if self._conn is not None:
+            self._conn.disconnect(
+                asyncssh.DISC_TOO_MANY_CONNECTIONS, "Too many management sessions"
+            )
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._conn is not None:
             self._console.connections.discard(self._conn)
-        if self._slot:
-            self._console.service.release()
-            self._slot = False
+        if self._slot is not None:
+            self._console.service.disconnect(self._slot)
+            self._slot = None
 
     def begin_auth(self, username: str) -> bool:
         return True
@@ -79,11 +87,19 @@ class _Server(asyncssh.SSHServer):
             username, password, via="SSH", ip=ip, port=port, local_port=self._console.port
         )
         if result.ok:
+            if self._slot is None or not service.logged_in(self._slot):
+                if self._conn is not None:
+                    self._conn.disconnect(
+                        asyncssh.DISC_TOO_MANY_CONNECTIONS, "Too many management sessions"
+                    )
+                return False
             self.result = result
             return True
         self.failures += 1
         if self.failures >= service.limits.max_login_attempts and self._conn is not None:
-            self._conn.disconnect(asyncssh.DISC_NO_MORE_AUTH_METHODS_AVAILABLE, "Too many login failures")
+            self._conn.disconnect(
+                asyncssh.DISC_NO_MORE_AUTH_METHODS_AVAILABLE, "Too many login failures"
+            )
         return False
 
     def get_kbdint_challenge(

@@ -19,6 +19,7 @@ from kleptolab.device.console.service import AdminService
 __all__ = ["BANNER", "TelnetCodec", "TelnetConsole"]
 
 BANNER = b"Remote Management Console\r\n"
+_TOO_MANY = b"Too many management sessions, try again later.\r\n"
 
 IAC, DONT, DO, WONT, WILL, SB, SE = 255, 254, 253, 252, 251, 250, 240
 ECHO, SGA = 1, 3
@@ -176,13 +177,14 @@ class TelnetConsole:
 
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         limits = self.service.limits
-        if not self.service.acquire():
-            writer.write(BANNER + b"Too many management sessions, try again later.\r\n")
+        peer = writer.get_extra_info("peername") or ("0.0.0.0", 0)
+        ip, port = str(peer[0]), int(peer[1])
+        slot = self.service.connect(ip, writer.close)
+        if slot is None:
+            writer.write(BANNER + _TOO_MANY)
             await writer.drain()
             return
         try:
-            peer = writer.get_extra_info("peername") or ("0.0.0.0", 0)
-            ip, port = str(peer[0]), int(peer[1])
             codec = TelnetCodec(limits.max_line)
             lines: deque[str] = deque()
 
@@ -213,6 +215,9 @@ class TelnetConsole:
                     user.strip(), password, via="Telnet", ip=ip, port=port, local_port=self.port
                 )
                 if result.ok:
+                    if not self.service.logged_in(slot):
+                        await send(_TOO_MANY)
+                        return
                     break
                 last = attempt == limits.max_login_attempts - 1
                 await send(b"### Login failed\r\n" + (b"" if last else b"login: "))
@@ -229,8 +234,10 @@ class TelnetConsole:
                     return
                 reply = cli.execute(line)
                 if reply.text:
-                    await send(reply.text.replace("\n", "\r\n").encode("utf-8", "replace") + b"\r\n")
+                    await send(
+                        reply.text.replace("\n", "\r\n").encode("utf-8", "replace") + b"\r\n"
+                    )
                 if reply.close:
                     return
         finally:
-            self.service.release()
+            self.service.disconnect(slot)

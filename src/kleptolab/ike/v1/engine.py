@@ -137,6 +137,7 @@ class _Ikev1Sa(QuickMode):
         elif h.spi_r != self.cky_r:
             raise WireError("responder cookie does not belong to this IKE SA")
         if msg.chain is None:
+            self._finish_derive()  # an encrypted Aggressive Mode message 3
             if self.cipher is None:
                 raise Abort("encrypted message before keys exist", Notify.PAYLOAD_MALFORMED)
             return self._on_encrypted(self.cipher.decrypt(data))

@@ -227,7 +227,7 @@ class Phase1(SaState):
         self._take_ke_nonce(chain, "AM1")
         ke, nonce = self._make_ke_nonce()
         self.g_xr, self.nr = ke.data, nonce.data
-        self._derive()
+        self._derive(defer_g_xy=True)
         self.peer_id = identity_of(idp)
         self._idii_b = chain.body_of(IdPayload) or b""
         auth = self._auth_payloads(False)
@@ -242,6 +242,7 @@ class Phase1(SaState):
     def _on_am3(self, chain: PayloadChain) -> list[IkeEvent]:
         self._check_natd(chain)
         self._verify_auth(chain, "AM3", by_initiator=True, id_body=self._idii_b)
+        self._finish_derive()
         return self._established()
 
     # --- shared pieces ---------------------------------------------------------------------
@@ -258,10 +259,18 @@ class Phase1(SaState):
         else:
             self.g_xi, self.ni = ke.data, nonce.data
 
-    def _derive(self) -> None:
-        """g^xy, SKEYID (PSK or signature form), SKEYID_d/a/e, Ka, the initial IV and the cipher."""
-        peer = self.g_xr if self.initiator else self.g_xi
-        self.g_xy = self.group.shared_secret(self._dh_private, peer)
+    _skeyid_early: bytes | None = None
+
+    def _derive(self, *, defer_g_xy: bool = False) -> None:
+        """g^xy, SKEYID (PSK or signature form), SKEYID_d/a/e, Ka, the initial IV and the cipher.
+
+        ``defer_g_xy`` (the Aggressive Mode responder): with a pre-shared key,
+        SKEYID = prf(PSK, Ni_b | Nr_b) is all HASH_R needs (RFC 2409 §5.4), so
+        only that is computed now; g^xy and the keys made from it wait for
+        message 3 (:meth:`_finish_derive`), which echoes our cookie.  A spoofed
+        AM request then costs one modular exponentiation instead of two.  The
+        bytes on the wire and the PRNG draws are the same either way.
+        """
         proposal, prf = self._proposal(), self.prf
         if proposal.auth is AuthMethod.PSK:
             if self.conf.psk is None:
@@ -270,7 +279,12 @@ class Phase1(SaState):
                     Notify.AUTHENTICATION_FAILED,
                 )
             skeyid = kdf.skeyid_psk(prf, self.conf.psk, self.ni, self.nr)
-        else:
+            if defer_g_xy:
+                self._skeyid_early = skeyid
+                return
+        peer = self.g_xr if self.initiator else self.g_xi
+        self.g_xy = self.group.shared_secret(self._dh_private, peer)
+        if proposal.auth is not AuthMethod.PSK:
             skeyid = kdf.skeyid_sig(prf, self.ni, self.nr, self.g_xy)
         self.phase1_keys = kdf.derive_phase1(
             prf,
@@ -284,6 +298,11 @@ class Phase1(SaState):
             proposal.key_size,
         )
         self.cipher = Ikev1Cipher.from_keys(self.phase1_keys, proposal.encr, prf)
+
+    def _finish_derive(self) -> None:
+        """Complete a derivation :meth:`_derive` deferred (no-op otherwise)."""
+        if self.phase1_keys is None and self._skeyid_early is not None:
+            self._derive()
 
     def _proposal(self) -> IkeProposal:
         if self.proposal is None:
@@ -317,7 +336,9 @@ class Phase1(SaState):
     def _my_hash(self, by_initiator: bool, id_body: bytes) -> bytes:
         args = (
             self.prf,
-            self.p1.skeyid,
+            self.p1.skeyid
+            if self.phase1_keys is not None or self._skeyid_early is None
+            else self._skeyid_early,
             self.g_xi,
             self.g_xr,
             self.cky_i,

@@ -5,7 +5,8 @@ value comes from the :class:`~kleptolab.ike.common.KeySource`.  The
 initiator queues its IKE_SA_INIT request when it is constructed.  Both ends
 then run IKE_AUTH (PSK or RSA signatures with CERT payloads) with a first
 child SA; afterwards either side may call ``create_child_sa``,
-``delete_child_sa``, ``delete_ike_sa`` or ``check_liveness`` (see
+``delete_child_sa``, ``delete_ike_sa``, ``check_liveness`` or ``rekey_ike_sa`` (see
+:class:`~kleptolab.ike.v2.rekey.Ikev2RekeyingSession` and
 :class:`~kleptolab.ike.v2.session.Ikev2Session`).
 
 KeySource draw order:
@@ -73,10 +74,10 @@ from kleptolab.ike.v2.payloads import (
     NotifyPayload,
 )
 from kleptolab.ike.v2.proposals import Proposal, SaPayload
+from kleptolab.ike.v2.rekey import Ikev2RekeyingSession
 from kleptolab.ike.v2.selectors import answered_selectors, narrowed_selectors, selector_payloads
 from kleptolab.ike.v2.session import (
     ZERO_SPI,
-    Ikev2Session,
     Ikev2State,
     Pending,
     error_notify,
@@ -91,11 +92,9 @@ MAX_INIT_RETRIES = 3
 """COOKIE and INVALID_KE_PAYLOAD round trips the initiator accepts before giving up."""
 
 
-class _Ikev2Endpoint(Ikev2Session):
+class _Ikev2Endpoint(Ikev2RekeyingSession):
     """Key setup and AUTH handling common to both roles."""
 
-    _ni: bytes = b""
-    _nr: bytes = b""
     _init_request: bytes = b""
     _init_response: bytes = b""
 
@@ -111,7 +110,8 @@ class _Ikev2Endpoint(Ikev2Session):
         assert self.proposal is not None and self.ike_keys is not None
         self.state = Ikev2State.ESTABLISHED
         keys = self.ike_keys.as_dict() | {"g^ir": self._shared, "Ni": self._ni, "Nr": self._nr}
-        return IkeSaEstablished(self.spi_i, self.spi_r, 2, identity_text(*peer), self.proposal, keys)
+        self.peer_id = identity_text(*peer)
+        return IkeSaEstablished(self.spi_i, self.spi_r, 2, self.peer_id, self.proposal, keys)
 
     def _auth_method(self, config: PeerConfig, peer_kind: int | None = None) -> AuthMethod:
         """The method of ``config``'s proposal with the chosen transforms (the one the peer used first)."""

@@ -164,12 +164,16 @@ class Ikev2Session:
 
     def receive(self, data: bytes) -> list[IkeEvent]:
         """Feed one IKE message (without non-ESP marker); return what happened."""
-        if self.state in (Ikev2State.DELETED, Ikev2State.FAILED):
-            return self._drop(f"IKE SA is {self.state.value}")
         try:
             header = IkeHeader.parse(data)
         except WireError as exc:
             return self._drop(f"malformed header: {exc}")
+        if self.state in (Ikev2State.DELETED, Ikev2State.FAILED):
+            last = self._last_reply
+            if not header.is_response and last is not None and (header.message_id, data) == last[:2]:
+                self._out.append(last[2])  # RFC 7296 §2.1: the same response again, even now
+                return []
+            return self._drop(f"IKE SA is {self.state.value}")
         if header.major_version != 2:
             return self._drop(f"major version {header.major_version}")
         if header.is_initiator == self._original_initiator:
