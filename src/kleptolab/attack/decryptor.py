@@ -302,4 +302,5 @@ def _report(h: Handshake, out: Outcome, entry: dict[str, Any], walker: PrngWalke
     entry["keys"] = keys
     entry["ike_messages_decrypted"] = out.decrypted
     entry["ike_messages_failed"] = out.undecrypted
+    entry["ike_messages_retransmitted"] = out.retransmitted
     entry["child_sas"] = out.children
