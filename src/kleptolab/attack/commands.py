@@ -7,6 +7,7 @@ import glob
 import json
 import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -97,21 +98,32 @@ def decrypt(
             if (d / name).is_dir():
                 fail(f"--outdir {d}: {name} is a folder; it would be overwritten by a file")
     check_output_dir(outdir, "--outdir", create=False)
+    new_store = state_cache is not None and not state_cache.exists()
     try:
         key = load_trapdoor(trapdoor)
-        runner = make_engine(engine, workers, scheduler=scheduler)
-        store = StateStore(state_cache)
         words = tuple(read_wordlist(psk_wordlist)) if psk_wordlist is not None else ()
+        store = StateStore(state_cache)
+    except ValueError as exc:
+        if new_store and state_cache is not None:
+            _remove_store(state_cache)
+            fail(f"cannot create the state store {state_cache}: {exc} (nothing written)")
+        fail(str(exc))
+    try:
+        runner = make_engine(engine, workers, scheduler=scheduler)
     except (ValueError, EngineUnavailable) as exc:
+        store.close()
         fail(str(exc))
     options = DecryptOptions(steps=steps, exponent_bytes=exponent_bytes, quirk_shifts=quirk_shifts,
                              psk=psk.encode() if psk is not None else None, psk_wordlist=words, window=window,
                              ike_ports=ike_ports)
-    created = not outdir.exists()
+    created = [d for d in dict.fromkeys([outdir, *dirs]) if not d.exists()]
     try:
         for d in dirs:
             d.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
+        runner.close()
+        store.close()
+        _undo(created, [])
         fail(f"cannot create {outdir}: {exc.strerror or exc}")
     streams = [d / ".plaintext.pcap.stream" for d in dirs]
     try:
@@ -127,12 +139,11 @@ def decrypt(
                 run = decrypt_many(files, key, runner, store, options, progress=tick, plaintext_paths=streams)
             except ValueError as exc:
                 fail(str(exc))
+    except OSError as exc:
+        _undo(created, streams)
+        fail(f"cannot write the results to {outdir}: {exc.strerror or exc} (nothing written)")
     except BaseException:
-        for stream in streams:
-            with contextlib.suppress(OSError):
-                stream.unlink()
-        if created:
-            shutil.rmtree(outdir, ignore_errors=True)
+        _undo(created, streams)
         raise
     finally:
         runner.close()
@@ -140,7 +151,28 @@ def decrypt(
     try:
         _write(run, dirs, streams, outdir)
     except OSError as exc:
-        fail(f"cannot write the results to {outdir}: {exc.strerror or exc}")
+        _undo(created, streams)
+        fail(f"cannot write the results to {outdir}: {exc.strerror or exc} (nothing written)")
+    if len(run.captures) == 1:
+        summary(run.captures[0].report, outdir)
+    else:
+        merged_summary(run.report, outdir)
+
+
+def _remove_store(path: Path) -> None:
+    """Remove a state store this run began to create (SQLite's -wal and -shm files too)."""
+    for name in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(OSError):
+            name.unlink()
+
+
+def _undo(created: list[Path], streams: list[Path]) -> None:
+    """Take back what a failed run wrote: its plaintext streams and the folders it created."""
+    for stream in streams:
+        with contextlib.suppress(OSError):
+            stream.unlink()
+    for folder in reversed(created):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def expand_captures(items: list[str]) -> list[Path]:
@@ -180,18 +212,29 @@ def _output_dirs(outdir: Path, files: list[Path]) -> list[Path]:
 
 
 def _write(run: Any, dirs: list[Path], streams: list[Path], outdir: Path) -> None:
+    """Write every capture's outputs into staging folders, then move them all in: the results
+    appear whole or not at all."""
     from kleptolab.attack.outputs import write_outputs
 
-    for capture, d, stream in zip(run.captures, dirs, streams, strict=True):
-        write_outputs(d, ikev1=capture.ikev1, ikev2=capture.ikev2, esp=capture.esp, plaintext=(),
-                      report=capture.report)
-        if stream.exists():
-            os.replace(stream, d / "plaintext.pcap")
-    if len(run.captures) == 1:
-        summary(run.captures[0].report, outdir)
-        return
-    (outdir / "report.json").write_text(json.dumps(run.report, indent=2) + "\n", encoding="utf-8")
-    merged_summary(run.report, outdir)
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for capture, d, stream in zip(run.captures, dirs, streams, strict=True):
+            staging = Path(tempfile.mkdtemp(prefix=".decrypt-", dir=d))
+            staged.append((d, staging))
+            write_outputs(staging, ikev1=capture.ikev1, ikev2=capture.ikev2, esp=capture.esp,
+                          plaintext=(), report=capture.report)
+            if stream.exists():
+                os.replace(stream, staging / "plaintext.pcap")
+        if len(run.captures) > 1:
+            staging = Path(tempfile.mkdtemp(prefix=".decrypt-", dir=outdir))
+            staged.append((outdir, staging))
+            (staging / "report.json").write_text(json.dumps(run.report, indent=2) + "\n", encoding="utf-8")
+        for d, staging in staged:
+            for written in staging.iterdir():
+                os.replace(written, d / written.name)
+    finally:
+        for _, staging in staged:
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def merged_summary(report: dict[str, Any], outdir: Path) -> None:

@@ -177,6 +177,8 @@ def run_gateway(
 ) -> GatewayResult:
     """Attack every IKE SA of one gateway (a unit of work; ``trapdoor`` is its JSON form)."""
     key = recover._trapdoor(trapdoor)  # validated once per process
+    for h, entry in zip(job.handshakes, job.entries, strict=True):  # parents of rekeyed SAs
+        job.rekeyable.entries.setdefault(h.sid, entry)
     cache = MemoryCache(job.cached)
     lineage = Lineage(job.known)
     window = ForwardWindow(key.q, job.options.window)
