@@ -288,7 +288,7 @@ ROWS: list[Case] = [
     # decrypt: every check before the sweep
     case("decrypt-no-outdir", D, "Missing option"),
     case("decrypt-capture-missing", "decrypt none.pcap --trapdoor td.json -o out", "not found"),
-    case("decrypt-capture-folder", "decrypt dir --trapdoor td.json -o out", "is a folder"),
+    case("decrypt-capture-folder", "decrypt dir --trapdoor td.json -o out", "no capture files in dir"),
     case("decrypt-capture-device", "decrypt /dev/zero --trapdoor td.json -o out", "not a regular"),
     case("decrypt-trapdoor-missing", "decrypt empty.pcap --trapdoor none.json -o out", "not found"),
     case("decrypt-trapdoor-public-only", "decrypt empty.pcap --trapdoor q.json -o out", "format"),

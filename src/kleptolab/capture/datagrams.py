@@ -320,11 +320,15 @@ def no_ike_hint(datagrams: Sequence[Datagram], packets: Iterable[IkePacket | Esp
     udp = [d for d in datagrams if d.proto == netpkt.PROTO_UDP]
     if not udp:
         return None
-    ports = Counter(port for d in udp for port in {d.sport, d.dport})
+    return udp_without_ike_hint(len(udp), Counter(port for d in udp for port in {d.sport, d.dport}))
+
+
+def udp_without_ike_hint(udp: int, ports: Counter[int]) -> str:
+    """The hint for ``udp`` datagrams without IKE; ``ports`` counts the datagrams per port."""
     ranked = sorted(ports.items(), key=lambda item: (-item[1], item[0]))
     common = ", ".join(str(port) for port, _ in ranked[:6])
     more = ", …" if len(ports) > 6 else ""
-    return (f"no IKE found in {len(udp)} UDP datagram(s) (ports {common}{more}); if IKE runs on "
+    return (f"no IKE found in {udp} UDP datagram(s) (ports {common}{more}); if IKE runs on "
             "another port, try --ike-port PORT")
 
 

@@ -12,6 +12,12 @@ passed in this process; otherwise, or when the environment variable
 ``KLEPTOLAB_RECOVER_BACKEND`` is ``reference``, it returns ``None`` and the
 caller keeps the reference path.  Failures are logged at debug level, never
 raised.
+
+Kernels are per thread: an ``OsslSweep`` owns BN_CTX and EC_POINT scratch
+objects that two threads must not share (libcrypto objects are not
+thread-safe; sharing one crashed with two Dask worker threads).  Each thread
+loads and self-checks its own kernel once; ctypes drops the GIL inside each
+libcrypto call, so threads sweep in parallel.
 """
 
 from __future__ import annotations
@@ -19,8 +25,8 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import threading
 from collections.abc import Callable
-from functools import lru_cache
 
 from kleptolab.drbg import _ec
 from kleptolab.drbg.curves import P256
@@ -64,13 +70,18 @@ def self_check(sweep: Kernel) -> bool:
     return True
 
 
-@lru_cache(maxsize=1)
+_local = threading.local()
+
+
 def openssl_kernel() -> Kernel | None:
-    """The self-checked ctypes kernel over the system libcrypto, or ``None`` (debug log)."""
-    return _load("kleptolab.drbg._ossl")
+    """This thread's self-checked ctypes kernel over the system libcrypto, or ``None`` (debug log)."""
+    try:
+        cached: Kernel | None = _local.openssl
+    except AttributeError:
+        cached = _local.openssl = _load("kleptolab.drbg._ossl")
+    return cached
 
 
-@lru_cache(maxsize=4)
 def _load(module_name: str) -> Kernel | None:
     try:
         module = importlib.import_module(module_name)
