@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+import sys
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -53,6 +54,7 @@ __all__ = [
     "command_name",
     "console",
     "default_mode",
+    "emit",
     "err_console",
     "error_line",
     "fail",
@@ -241,6 +243,19 @@ def atomic_write(
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def emit(text: str, output: Path | None) -> None:
+    """``text`` to stdout, or to ``output`` whole or not at all (then ``wrote …`` on stderr)."""
+    if output is None:
+        sys.stdout.write(text)
+        return
+    try:
+        with atomic_write(output) as fh:
+            fh.write(text)
+    except OSError as exc:
+        fail(f"cannot write {output} (nothing written): {exc.strerror or exc}")
+    err_console.print(f"wrote {output}", markup=False)
 
 
 def write_files_atomically(

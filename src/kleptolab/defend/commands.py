@@ -8,7 +8,6 @@ usage errors (:func:`kleptolab.ui.fail`).
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -18,19 +17,6 @@ from kleptolab import ui
 
 OUTPUT_FORMATS = ("table", "json", "sarif")
 MAX_MIB = 1 << 20
-
-
-def _write(text: str, output: Path | None) -> None:
-    """``text`` to stdout, or to ``output`` whole or not at all."""
-    if output is None:
-        sys.stdout.write(text)
-        return
-    try:
-        with ui.atomic_write(output) as fh:
-            fh.write(text)
-    except OSError as exc:
-        ui.fail(f"cannot write {output} (nothing written): {exc.strerror or exc}")
-    ui.err_console.print(f"wrote {output}", markup=False)
 
 
 def _scannable(paths: list[Path]) -> list[Path]:
@@ -85,18 +71,18 @@ def scan(
     if export_yara is not None:
         from kleptolab.defend.yara_rules import export_yara as render
 
-        _write(render(), export_yara)
+        ui.emit(render(), export_yara)
     limits = Limits(max_member=max_member_mib << 20, max_total=max_total_mib << 20)
     with ui.progress() as bar:
         task = bar.add_task("scanning", total=None)
         result = scan_paths(paths, engine=engine, thorough=thorough, limits=limits,
                             on_file=lambda _p, size: bar.advance(task, size))
     if fmt == "json":
-        _write(dumps(scan_json(result)), output)
+        ui.emit(dumps(scan_json(result)), output)
     elif fmt == "sarif":
-        _write(dumps(scan_sarif(result, "kleptolab scan " + " ".join(map(str, paths)))), output)
+        ui.emit(dumps(scan_sarif(result, "kleptolab scan " + " ".join(map(str, paths)))), output)
     elif output is not None:
-        _write(dumps(scan_json(result)), output)
+        ui.emit(dumps(scan_json(result)), output)
     else:
         ui.console.print(findings_table(result))
     for warning in result.warnings:
@@ -126,7 +112,7 @@ def diff(
     ui.check_input_file(new, "NEW image")
     report = diff_images(old.read_bytes(), new.read_bytes(), str(old), str(new))
     if fmt == "json":
-        _write(dumps(report.to_json()), None)
+        ui.emit(dumps(report.to_json()), None)
     else:
         title = f"{old.name} -> {new.name}: {len(report.changes)} changed strings"
         table = Table(title=ui.safe(title))
@@ -184,7 +170,7 @@ def fingerprint(
                 messages.append((packet.datagram.src, packet.datagram.dst, packet.message))
     stats = run(responder_nonces(messages))
     if fmt == "json":
-        _write(json.dumps({"alpha": alpha, "nonces_needed": nonces_needed(alpha),
+        ui.emit(json.dumps({"alpha": alpha, "nonces_needed": nonces_needed(alpha),
                            "responders": [s.to_json(alpha) for s in stats]}, indent=2) + "\n", None)
     else:
         table = Table(title=f"IKE responders ({nonces_needed(alpha)} zero-free nonces convict at "

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,19 +11,6 @@ from typing import Annotated, Any
 import typer
 
 from kleptolab import __version__, ui
-
-
-def _emit(text: str, output: Path | None) -> None:
-    """``text`` to stdout, or to ``output`` whole or not at all."""
-    if output is None:
-        sys.stdout.write(text)
-        return
-    try:
-        with ui.atomic_write(output) as fh:
-            fh.write(text)
-    except OSError as exc:
-        ui.fail(f"cannot write {output} (nothing written): {exc.strerror or exc}")
-    ui.err_console.print(f"wrote {output}", markup=False)
 
 
 def _check_log(path: Path) -> None:
@@ -123,7 +109,7 @@ def logs(
         _check_log(path)
     if export_sigma is not None:
         ui.check_output_file(export_sigma, "--export-sigma")
-        _emit(sigma(), export_sigma)
+        ui.emit(sigma(), export_sigma)
     parsed = ParseResult([], 0, [])
     verifier = SealVerifier(key, now=clock) if key is not None else None
     if verifier is not None:
@@ -154,9 +140,9 @@ def logs(
     if fmt == "json":
         doc = {"events": result.events, "bad_lines": bad, "bad_examples": examples,
                "alerts": [a.to_json() for a in alerts]}
-        _emit(json.dumps(doc, indent=2) + "\n", None)
+        ui.emit(json.dumps(doc, indent=2) + "\n", None)
     elif fmt == "sarif":
-        _emit(json.dumps(_alerts_sarif(alerts), indent=2) + "\n", None)
+        ui.emit(json.dumps(_alerts_sarif(alerts), indent=2) + "\n", None)
     else:
         table = Table(title=f"{len(alerts)} alerts over {result.events} events")
         for column in ("severity", "rule", "source", "message", "evidence"):
@@ -203,7 +189,7 @@ def advisory(
         except ValueError as exc:
             ui.fail(f"{inventory}: {exc}")
     if fmt == "json":
-        _emit(json.dumps([r.to_json() for r in rows], indent=2) + "\n", None)
+        ui.emit(json.dumps([r.to_json() for r in rows], indent=2) + "\n", None)
     else:
         table = Table(title="JSA10713 (CVE-2015-7755, CVE-2015-7756)")
         for column in ("host", "version", "status", "CVEs", "upgrade", "note"):
@@ -240,7 +226,7 @@ def signatures(
         text = render_rules(master_password or LAB_MASTER_PASSWORD, historic=historic)
     except ValueError as exc:
         ui.fail(str(exc))
-    _emit(text, output)
+    ui.emit(text, output)
 
 
 def register(app: typer.Typer) -> None:
