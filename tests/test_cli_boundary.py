@@ -15,7 +15,7 @@ import pytest
 from kleptolab import __version__, ui
 
 from .cli_cases import make_workspace
-from .test_cli_contract import ENV, ERROR_LINE, TIMEOUT
+from .test_cli_contract import ENV, ERROR_LINE, run_subprocess
 
 DEFENDER_COMMANDS = ("scan", "diff", "logs", "advisory", "signatures", "fingerprint", "audit")
 
@@ -26,15 +26,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def kleptolab(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "kleptolab", *args],
-        cwd=cwd,
-        env=ENV,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-    )
+    return run_subprocess(args, cwd if cwd is not None else Path.cwd())
 
 
 def test_version() -> None:

@@ -10,7 +10,7 @@ from collections.abc import KeysView
 from functools import cache
 
 from kleptolab.defend.constants import CONSTANTS, KnownConstant
-from kleptolab.defend.hit import Buf, Hit
+from kleptolab.defend.hit import Buf, Hit, extend_left
 from kleptolab.defend.patterns import STRIDE, BinaryPattern, pattern_index
 
 MIN_PARTIAL_BYTES = 16
@@ -196,13 +196,7 @@ def _ff_runs(buf: Buf) -> list[tuple[int, int]]:
     pos = buf.rfind(_FF_RUN)
     while pos != -1:
         end = pos + len(_FF_RUN)  # rightmost occurrence below the last run: the run ends here
-        start = pos
-        while start > 0:
-            window = buf[max(0, start - 256) : start]
-            back = len(window) - len(window.rstrip(b"\xff"))
-            start -= back
-            if back < len(window):
-                break
+        start = extend_left(buf, pos, b"\xff", 256)
         runs.append((start, end))
         pos = buf.rfind(_FF_RUN, 0, start) if start >= len(_FF_RUN) else -1
     return runs

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from kleptolab.defend.constants import KnownConstant, Verdict
 
-__all__ = ["Buf", "HexRun", "Hit"]
+__all__ = ["Buf", "HexRun", "Hit", "extend_left"]
 
 Buf = bytes | bytearray | mmap.mmap
 
@@ -37,3 +37,14 @@ class HexRun:
     end: int
     text: str
     utf16: bool
+
+
+def extend_left(buf: Buf, start: int, chars: bytes, window: int) -> int:
+    """Where the run of bytes from ``chars`` that ends at ``start`` begins (read back in windows)."""
+    while start > 0:
+        piece = buf[max(0, start - window) : start]
+        back = len(piece) - len(piece.rstrip(chars))
+        start -= back
+        if back < len(piece):
+            break
+    return start

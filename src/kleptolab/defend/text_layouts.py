@@ -26,6 +26,7 @@ import re
 
 from kleptolab.defend.constants import CONSTANTS, KnownConstant
 from kleptolab.defend.engine import Buf, HexRun, Hit, _run_hits, hex_runs, scan_buffer
+from kleptolab.defend.hit import extend_left
 
 __all__ = ["decimal_hits", "literal_hits", "separated_hits"]
 
@@ -49,12 +50,7 @@ _SHAPES = (b"xxxxxxxxsxxxxxxxxsxxxxxxxx", b"xxcxxcxxcxxcxxcxx")
 
 def _extend(trans: bytes | bytearray, i: int, j: int) -> tuple[int, int]:
     """Grow ``trans[i:j]`` over hex digits and separators (windows of 4 KiB)."""
-    while i > 0:
-        window = trans[max(0, i - 4096) : i]
-        back = len(window) - len(window.rstrip(b"xsc"))
-        i -= back
-        if back < len(window):
-            break
+    i = extend_left(trans, i, b"xsc", 4096)
     while j < len(trans):
         window = trans[j : j + 4096]
         fwd = len(window) - len(window.lstrip(b"xsc"))
